@@ -56,7 +56,5 @@ impl fmt::Display for ErrorKind {
 
 /// A permission string that is not `segment(:segment)*` with segments of `[A-Za-z0-9_.-]` or `*`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid permission {0:?}: use colon-separated segments of letters, digits, '_', '.', '-' or '*'"
-)]
+#[error("invalid permission {0:?}: use colon-separated segments of letters, digits, '_', '.', '-' or '*'")]
 pub struct InvalidPermission(pub String);

@@ -57,14 +57,7 @@ pub struct SecurityEvent {
 impl SecurityEvent {
     /// A new event at `at` with only kind and reason filled in.
     pub fn new(kind: SecurityEventKind, reason: &'static str, at: SystemTime) -> Self {
-        Self {
-            kind,
-            at,
-            reason,
-            principal: None,
-            peer: None,
-            method: None,
-        }
+        Self { kind, at, reason, principal: None, peer: None, method: None }
     }
 }
 
@@ -72,10 +65,7 @@ mod unix_millis {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     pub(super) fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let ms = t
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         s.serialize_u128(ms)
     }
 }

@@ -82,11 +82,7 @@ impl FromStr for Permission {
     type Err = InvalidPermission;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok_segment = |seg: &str| {
-            seg == "*"
-                || (!seg.is_empty()
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+            seg == "*" || (!seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
         };
         if s.len() > 256 || !s.split(':').all(ok_segment) {
             return Err(InvalidPermission(s.chars().take(64).collect()));
@@ -124,13 +120,7 @@ impl Principal {
 
     /// A principal with no roles or permissions.
     pub fn new(id: impl Into<Arc<str>>, method: AuthMethod) -> Self {
-        Self {
-            id: id.into(),
-            method,
-            roles: BTreeSet::new(),
-            permissions: BTreeSet::new(),
-            scopes: BTreeSet::new(),
-        }
+        Self { id: id.into(), method, roles: BTreeSet::new(), permissions: BTreeSet::new(), scopes: BTreeSet::new() }
     }
 
     /// True for the unauthenticated caller.

@@ -83,17 +83,10 @@ impl SecretName {
     /// assert!(SecretName::parse("../etc/passwd").is_err());
     /// ```
     pub fn parse(name: &str) -> Result<Self, BackendError> {
-        let ok_chars = name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
-        let ok_segments = name
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != ".." && seg != ".");
+        let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
+        let ok_segments = name.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != ".");
         if name.is_empty() || name.len() > 256 || !ok_chars || !ok_segments {
-            return Err(BackendError {
-                kind: ErrorKind::InvalidRequest,
-                reason: "invalid secret name",
-            });
+            return Err(BackendError { kind: ErrorKind::InvalidRequest, reason: "invalid secret name" });
         }
         Ok(Self(name.to_owned()))
     }
@@ -107,16 +100,9 @@ impl SecretName {
 /// Stores secrets. Values only ever travel as [`SecretBox`].
 pub trait SecretStore: std::fmt::Debug + Send + Sync + 'static {
     /// Read the current value.
-    fn get<'a>(
-        &'a self,
-        name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<SecretBox<[u8]>, BackendError>>;
+    fn get<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<SecretBox<[u8]>, BackendError>>;
     /// Write a new version.
-    fn put<'a>(
-        &'a self,
-        name: &'a SecretName,
-        value: SecretBox<[u8]>,
-    ) -> BoxFuture<'a, Result<(), BackendError>>;
+    fn put<'a>(&'a self, name: &'a SecretName, value: SecretBox<[u8]>) -> BoxFuture<'a, Result<(), BackendError>>;
     /// Remove the secret.
     fn delete<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<(), BackendError>>;
     /// List names.
@@ -150,9 +136,5 @@ pub enum RateDecision {
 /// A keyed limiter that rejects and never waits.
 pub trait RateLimiter: std::fmt::Debug + Send + Sync + 'static {
     /// Charge `cost` units to `key`.
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        cost: u32,
-    ) -> BoxFuture<'a, Result<RateDecision, BackendError>>;
+    fn check<'a>(&'a self, key: &'a str, cost: u32) -> BoxFuture<'a, Result<RateDecision, BackendError>>;
 }

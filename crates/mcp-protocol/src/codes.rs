@@ -17,8 +17,12 @@ pub const INTERNAL_ERROR: i64 = -32603;
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// MCP 2026-07-28: a mirrored `Mcp-*` header disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
-/// MCP 2026-07-28: the requested protocol revision is not supported.
-pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32021;
+/// MCP 2026-07-28: the request needs a client capability the client did not declare
+/// (`data.requiredCapabilities`).
+pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+/// MCP 2026-07-28: the requested protocol revision is not supported (`data.supported`,
+/// `data.requested`).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 /// MCP: the request needs a URL-mode elicitation first.
 pub const URL_ELICITATION_REQUIRED: i64 = -32042;
 

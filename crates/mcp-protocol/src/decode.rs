@@ -18,10 +18,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_size: 16 * 1024 * 1024,
-            max_depth: 64,
-        }
+        Self { max_size: 16 * 1024 * 1024, max_depth: 64 }
     }
 }
 
@@ -52,10 +49,9 @@ impl DecodeError {
     pub fn code(&self) -> i64 {
         match self {
             Self::Parse => codes::PARSE_ERROR,
-            Self::TooLarge { .. }
-            | Self::TooDeep { .. }
-            | Self::Batch
-            | Self::InvalidRequest(..) => codes::INVALID_REQUEST,
+            Self::TooLarge { .. } | Self::TooDeep { .. } | Self::Batch | Self::InvalidRequest(..) => {
+                codes::INVALID_REQUEST
+            }
         }
     }
 
@@ -146,9 +142,7 @@ fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), DecodeError> {
 fn parse_id(raw: &RawValue) -> Result<RequestId, ()> {
     let text = raw.get();
     if text.starts_with('"') {
-        serde_json::from_str::<String>(text)
-            .map(RequestId::String)
-            .map_err(|_| ())
+        serde_json::from_str::<String>(text).map(RequestId::String).map_err(|_| ())
     } else {
         // Integers only: fractional ids are allowed by JSON-RPC but discouraged; MCP uses
         // strings or integers.
@@ -171,9 +165,7 @@ fn parse_id(raw: &RawValue) -> Result<RequestId, ()> {
 /// ```
 pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
     if bytes.len() > limits.max_size {
-        return Err(DecodeError::TooLarge {
-            limit: limits.max_size,
-        });
+        return Err(DecodeError::TooLarge { limit: limits.max_size });
     }
     check_depth(bytes, limits.max_depth)?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
@@ -194,50 +186,27 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Message<'a>, Decod
             Ok(id) => Some(id),
             Err(()) if raw.get() == "null" && env.error.is_some() => None,
             Err(()) => {
-                return Err(DecodeError::InvalidRequest(
-                    "Invalid Request: id must be a string or an integer",
-                    None,
-                ));
+                return Err(DecodeError::InvalidRequest("Invalid Request: id must be a string or an integer", None));
             }
         },
     };
     if env.jsonrpc.as_deref() != Some(crate::JSONRPC_VERSION) {
-        return Err(DecodeError::InvalidRequest(
-            "Invalid Request: jsonrpc must be \"2.0\"",
-            id,
-        ));
+        return Err(DecodeError::InvalidRequest("Invalid Request: jsonrpc must be \"2.0\"", id));
     }
     if let Some(params) = env.params {
         let p = params.get().as_bytes().first();
         if !matches!(p, Some(b'{') | Some(b'[')) {
-            return Err(DecodeError::InvalidRequest(
-                "Invalid Request: params must be an object",
-                id,
-            ));
+            return Err(DecodeError::InvalidRequest("Invalid Request: params must be an object", id));
         }
     }
     match (env.method, id, env.result, env.error) {
-        (Some(method), Some(id), None, None) => Ok(Message::Request(Request {
-            id,
-            method,
-            params: env.params,
-        })),
-        (Some(method), None, None, None) => Ok(Message::Notification(Notification {
-            method,
-            params: env.params,
-        })),
-        (None, Some(id), Some(result), None) => Ok(Message::Response(Response {
-            id,
-            outcome: Ok(result),
-        })),
-        (None, Some(id), None, Some(error)) => Ok(Message::Response(Response {
-            id,
-            outcome: Err(error),
-        })),
-        (None, None, None, Some(_)) => Err(DecodeError::InvalidRequest(
-            "Invalid Request: error response without id",
-            None,
-        )),
+        (Some(method), Some(id), None, None) => Ok(Message::Request(Request { id, method, params: env.params })),
+        (Some(method), None, None, None) => Ok(Message::Notification(Notification { method, params: env.params })),
+        (None, Some(id), Some(result), None) => Ok(Message::Response(Response { id, outcome: Ok(result) })),
+        (None, Some(id), None, Some(error)) => Ok(Message::Response(Response { id, outcome: Err(error) })),
+        (None, None, None, Some(_)) => {
+            Err(DecodeError::InvalidRequest("Invalid Request: error response without id", None))
+        }
         (_, id, _, _) => Err(DecodeError::InvalidRequest("Invalid Request", id)),
     }
 }
@@ -247,54 +216,24 @@ mod tests {
     use super::*;
 
     fn lim() -> Limits {
-        Limits {
-            max_size: 256,
-            max_depth: 8,
-        }
+        Limits { max_size: 256, max_depth: 8 }
     }
 
     #[test]
     fn request_notification_response() {
-        let m = decode(
-            br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#,
-            &lim(),
-        )
-        .unwrap();
-        assert!(
-            matches!(m, Message::Request(Request { id: RequestId::String(ref s), .. }) if s == "a")
-        );
-        let m = decode(
-            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-            &lim(),
-        )
-        .unwrap();
+        let m = decode(br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#, &lim()).unwrap();
+        assert!(matches!(m, Message::Request(Request { id: RequestId::String(ref s), .. }) if s == "a"));
+        let m = decode(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &lim()).unwrap();
         assert!(matches!(m, Message::Notification(_)));
         let m = decode(br#"{"jsonrpc":"2.0","id":3,"result":{"x":1}}"#, &lim()).unwrap();
-        assert!(matches!(
-            m,
-            Message::Response(Response { outcome: Ok(_), .. })
-        ));
-        let m = decode(
-            br#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#,
-            &lim(),
-        )
-        .unwrap();
-        assert!(matches!(
-            m,
-            Message::Response(Response {
-                outcome: Err(_),
-                ..
-            })
-        ));
+        assert!(matches!(m, Message::Response(Response { outcome: Ok(_), .. })));
+        let m = decode(br#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#, &lim()).unwrap();
+        assert!(matches!(m, Message::Response(Response { outcome: Err(_), .. })));
     }
 
     #[test]
     fn escaped_method_is_owned() {
-        let m = decode(
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools\/list"}"#,
-            &lim(),
-        )
-        .unwrap();
+        let m = decode(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/list"}"#, &lim()).unwrap();
         assert_eq!(m.method(), Some("tools/list"));
     }
 
@@ -304,48 +243,22 @@ mod tests {
             (b"", codes::PARSE_ERROR),
             (b"{\"jsonrpc\":", codes::PARSE_ERROR),
             (b"\xff\xfe", codes::PARSE_ERROR),
-            (
-                b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]",
-                codes::INVALID_REQUEST,
-            ),
+            (b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", codes::INVALID_REQUEST),
             (b"[1,", codes::PARSE_ERROR),
             (b"{\"id\":1,\"method\":\"ping\"}", codes::INVALID_REQUEST),
-            (
-                b"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
-                codes::INVALID_REQUEST,
-            ),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
-                codes::INVALID_REQUEST,
-            ),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
-                codes::INVALID_REQUEST,
-            ),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
-                codes::INVALID_REQUEST,
-            ),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}",
-                codes::INVALID_REQUEST,
-            ),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\",\"params\":3}",
-                codes::INVALID_REQUEST,
-            ),
+            (b"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", codes::INVALID_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", codes::INVALID_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", codes::INVALID_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", codes::INVALID_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}", codes::INVALID_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\",\"params\":3}", codes::INVALID_REQUEST),
             (b"{\"jsonrpc\":\"2.0\",\"id\":1}", codes::INVALID_REQUEST),
             (b"42", codes::INVALID_REQUEST),
             (b"\"x\"", codes::INVALID_REQUEST),
         ];
         for (input, code) in cases {
             let err = decode(input, &lim()).unwrap_err();
-            assert_eq!(
-                err.code(),
-                *code,
-                "input {:?}",
-                String::from_utf8_lossy(input)
-            );
+            assert_eq!(err.code(), *code, "input {:?}", String::from_utf8_lossy(input));
         }
     }
 
@@ -358,15 +271,9 @@ mod tests {
     #[test]
     fn limits_are_enforced() {
         let big = vec![b' '; 300];
-        assert_eq!(
-            decode(&big, &lim()).unwrap_err(),
-            DecodeError::TooLarge { limit: 256 }
-        );
+        assert_eq!(decode(&big, &lim()).unwrap_err(), DecodeError::TooLarge { limit: 256 });
         let deep = format!("{}{}", "[".repeat(9), "]".repeat(9));
-        assert_eq!(
-            decode(deep.as_bytes(), &lim()).unwrap_err(),
-            DecodeError::TooDeep { limit: 8 }
-        );
+        assert_eq!(decode(deep.as_bytes(), &lim()).unwrap_err(), DecodeError::TooDeep { limit: 8 });
         // Brackets inside strings do not count.
         let s = br#"{"jsonrpc":"2.0","id":1,"method":"[[[[[[[[[[[[["}"#;
         assert!(decode(s, &lim()).is_ok());

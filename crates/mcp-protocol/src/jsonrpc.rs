@@ -89,11 +89,7 @@ pub struct ErrorObject {
 impl ErrorObject {
     /// An error without data.
     pub fn new(code: i64, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        Self { code, message: message.into(), data: None }
     }
 
     /// Attach structured data.
@@ -127,31 +123,19 @@ struct ErrorEnvelope<'a> {
 /// ```
 pub fn encode_result<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    let env = ResultEnvelope {
-        jsonrpc: crate::JSONRPC_VERSION,
-        id: Some(id),
-        result,
-    };
+    let env = ResultEnvelope { jsonrpc: crate::JSONRPC_VERSION, id: Some(id), result };
     // Serializing our own types into a Vec cannot fail except on non-string map keys, which
     // the MCP types never use; fall back to an internal error object to stay total.
     if serde_json::to_writer(&mut out, &env).is_err() {
-        return encode_error(
-            Some(id),
-            &ErrorObject::new(crate::codes::INTERNAL_ERROR, "Internal error"),
-        );
+        return encode_error(Some(id), &ErrorObject::new(crate::codes::INTERNAL_ERROR, "Internal error"));
     }
     out
 }
 
 /// Serialize an error response. `id` is `None` when the request id could not be read.
 pub fn encode_error(id: Option<&RequestId>, error: &ErrorObject) -> Vec<u8> {
-    let env = ErrorEnvelope {
-        jsonrpc: crate::JSONRPC_VERSION,
-        id,
-        error,
-    };
+    let env = ErrorEnvelope { jsonrpc: crate::JSONRPC_VERSION, id, error };
     serde_json::to_vec(&env).unwrap_or_else(|_| {
-        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#
-            .to_vec()
+        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#.to_vec()
     })
 }

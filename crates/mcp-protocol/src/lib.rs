@@ -25,9 +25,7 @@ pub mod types;
 mod version;
 
 pub use decode::{DecodeError, Limits, decode};
-pub use jsonrpc::{
-    ErrorObject, Message, Notification, Request, RequestId, Response, encode_error, encode_result,
-};
+pub use jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response, encode_error, encode_result};
 pub use version::{Era, ProtocolVersion, UnsupportedVersion};
 
 /// The JSON-RPC version string every message carries.

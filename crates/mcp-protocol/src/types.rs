@@ -110,19 +110,12 @@ pub struct CallToolResult {
 impl CallToolResult {
     /// A successful result with one text block.
     pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            content: vec![Content::text(text)],
-            ..Self::default()
-        }
+        Self { content: vec![Content::text(text)], ..Self::default() }
     }
 
     /// A tool error with one text block.
     pub fn error(text: impl Into<String>) -> Self {
-        Self {
-            content: vec![Content::text(text)],
-            structured_content: None,
-            is_error: true,
-        }
+        Self { content: vec![Content::text(text)], structured_content: None, is_error: true }
     }
 }
 
@@ -146,26 +139,12 @@ pub struct ResourceContents {
 impl ResourceContents {
     /// Text contents.
     pub fn text(uri: impl Into<String>, mime: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            uri: uri.into(),
-            mime_type: Some(mime.into()),
-            text: Some(text.into()),
-            blob: None,
-        }
+        Self { uri: uri.into(), mime_type: Some(mime.into()), text: Some(text.into()), blob: None }
     }
 
     /// Base64 blob contents.
-    pub fn blob(
-        uri: impl Into<String>,
-        mime: impl Into<String>,
-        base64: impl Into<String>,
-    ) -> Self {
-        Self {
-            uri: uri.into(),
-            mime_type: Some(mime.into()),
-            text: None,
-            blob: Some(base64.into()),
-        }
+    pub fn blob(uri: impl Into<String>, mime: impl Into<String>, base64: impl Into<String>) -> Self {
+        Self { uri: uri.into(), mime_type: Some(mime.into()), text: None, blob: Some(base64.into()) }
     }
 }
 
@@ -263,10 +242,7 @@ mod tests {
 
     #[test]
     fn content_wire_shape() {
-        let c = Content::Image {
-            data: "AA==".into(),
-            mime_type: "image/png".into(),
-        };
+        let c = Content::Image { data: "AA==".into(), mime_type: "image/png".into() };
         assert_eq!(
             serde_json::to_value(&c).unwrap(),
             serde_json::json!({"type":"image","data":"AA==","mimeType":"image/png"})
@@ -276,12 +252,7 @@ mod tests {
             serde_json::to_value(&r).unwrap(),
             serde_json::json!({"content":[{"type":"text","text":"bad"}],"isError":true})
         );
-        let l = Content::ResourceLink {
-            uri: "u".into(),
-            name: "n".into(),
-            description: None,
-            mime_type: None,
-        };
+        let l = Content::ResourceLink { uri: "u".into(), name: "n".into(), description: None, mime_type: None };
         assert_eq!(serde_json::to_value(&l).unwrap()["type"], "resource_link");
     }
 }

@@ -48,12 +48,7 @@ impl ProtocolVersion {
     /// Newest revision of the legacy (session) era.
     pub const LATEST_LEGACY: Self = Self::V2025_11_25;
     /// Every supported revision, newest first.
-    pub const ALL: [Self; 4] = [
-        Self::V2026_07_28,
-        Self::V2025_11_25,
-        Self::V2025_06_18,
-        Self::V2025_03_26,
-    ];
+    pub const ALL: [Self; 4] = [Self::V2026_07_28, Self::V2025_11_25, Self::V2025_06_18, Self::V2025_03_26];
 
     /// The wire form, e.g. `"2025-06-18"`.
     pub const fn as_str(self) -> &'static str {
@@ -87,10 +82,7 @@ impl ProtocolVersion {
 impl std::str::FromStr for ProtocolVersion {
     type Err = UnsupportedVersion;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(UnsupportedVersion)
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or(UnsupportedVersion)
     }
 }
 

@@ -14,9 +14,7 @@ pub struct Body {
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("Body").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
@@ -71,30 +69,18 @@ pub fn sse_frame(id: Option<&str>, data: &[u8]) -> Bytes {
 impl Body {
     /// One buffer, written in one go.
     pub fn full(bytes: impl Into<Bytes>) -> Self {
-        Self {
-            inner: Inner::Full(Some(bytes.into())),
-            guard: None,
-        }
+        Self { inner: Inner::Full(Some(bytes.into())), guard: None }
     }
 
     /// No content.
     pub fn empty() -> Self {
-        Self {
-            inner: Inner::Full(None),
-            guard: None,
-        }
+        Self { inner: Inner::Full(None), guard: None }
     }
 
     /// A streaming body and the sender feeding it; `capacity` bounds queued frames.
     pub fn channel(capacity: usize) -> (SseSender, Self) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (
-            SseSender(tx),
-            Self {
-                inner: Inner::Stream(rx),
-                guard: None,
-            },
-        )
+        (SseSender(tx), Self { inner: Inner::Stream(rx), guard: None })
     }
 }
 
@@ -114,10 +100,7 @@ impl http_body::Body for Body {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match &mut self.inner {
             Inner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Inner::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),

@@ -69,12 +69,7 @@ impl HttpConfig {
 
     /// Check values that serde cannot: returns the key and reason of the first bad one.
     pub fn validate(&self) -> Result<(), crate::TransportError> {
-        let bad = |key, reason: &str| {
-            Err(crate::TransportError::Config {
-                key,
-                reason: reason.to_owned(),
-            })
-        };
+        let bad = |key, reason: &str| Err(crate::TransportError::Config { key, reason: reason.to_owned() });
         if !self.path.starts_with('/') {
             return bad("path", "must start with '/'");
         }
@@ -94,21 +89,11 @@ impl HttpConfig {
             }
         }
         if self.allowed_hosts.is_empty() {
-            return bad(
-                "allowed_hosts",
-                "must name at least one host (the server would refuse every request)",
-            );
+            return bad("allowed_hosts", "must name at least one host (the server would refuse every request)");
         }
-        for o in self
-            .allowed_origins
-            .iter()
-            .chain(&self.cors.allowed_origins)
-        {
+        for o in self.allowed_origins.iter().chain(&self.cors.allowed_origins) {
             if o == "*" || !(o.starts_with("http://") || o.starts_with("https://")) {
-                return bad(
-                    "allowed_origins",
-                    "each origin must be an exact http:// or https:// origin (no '*')",
-                );
+                return bad("allowed_origins", "each origin must be an exact http:// or https:// origin (no '*')");
             }
         }
         for name in self.security_headers.extra.keys() {
@@ -163,9 +148,6 @@ pub struct CorsConfig {
 
 impl Default for CorsConfig {
     fn default() -> Self {
-        Self {
-            allowed_origins: Vec::new(),
-            max_age_secs: 600,
-        }
+        Self { allowed_origins: Vec::new(), max_age_secs: 600 }
     }
 }

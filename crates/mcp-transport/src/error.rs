@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 #[non_exhaustive]
 pub enum TransportError {
     /// The listen address could not be bound.
-    #[error(
-        "cannot listen on {addr}: {source} (is another process using the port? pick another with --listen)"
-    )]
+    #[error("cannot listen on {addr}: {source} (is another process using the port? pick another with --listen)")]
     Bind {
         /// The address.
         addr: SocketAddr,

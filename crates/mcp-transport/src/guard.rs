@@ -25,8 +25,7 @@ pub(crate) enum Refusal {
 }
 
 const CORS_ALLOW_HEADERS: &str = "content-type, accept, authorization, x-api-key, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id";
-const CORS_EXPOSE_HEADERS: &str =
-    "mcp-session-id, mcp-protocol-version, www-authenticate, retry-after";
+const CORS_EXPOSE_HEADERS: &str = "mcp-session-id, mcp-protocol-version, www-authenticate, retry-after";
 
 impl Guard {
     pub(crate) fn new(cfg: &HttpConfig, tls: bool) -> Self {
@@ -49,20 +48,10 @@ impl Guard {
                 }
             }
         }
-        let hsts = (sh.enabled && tls)
-            .then(|| HeaderValue::from_str(&sh.hsts).ok())
-            .flatten();
+        let hsts = (sh.enabled && tls).then(|| HeaderValue::from_str(&sh.hsts).ok()).flatten();
         Self {
-            hosts: cfg
-                .allowed_hosts
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            origins: cfg
-                .allowed_origins
-                .iter()
-                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
-                .collect(),
+            hosts: cfg.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            origins: cfg.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect(),
             allow_loopback_origins: cfg.allow_loopback_origins,
             cors_origins: cfg
                 .cors
@@ -80,19 +69,11 @@ impl Guard {
     pub(crate) fn check_host(&self, parts: &Parts) -> Result<(), Refusal> {
         let authority = match parts.headers.get(header::HOST) {
             Some(h) => h.to_str().map_err(|_| Refusal::Host)?,
-            None => parts
-                .uri
-                .authority()
-                .map(|a| a.as_str())
-                .ok_or(Refusal::Host)?,
+            None => parts.uri.authority().map(|a| a.as_str()).ok_or(Refusal::Host)?,
         };
         let authority = authority.to_ascii_lowercase();
         let name = host_name(&authority);
-        if self.hosts.iter().any(|h| *h == authority || h == name) {
-            Ok(())
-        } else {
-            Err(Refusal::Host)
-        }
+        if self.hosts.iter().any(|h| *h == authority || h == name) { Ok(()) } else { Err(Refusal::Host) }
     }
 
     /// A present `Origin` must be allowed. Returns the origin when CORS headers should be added.
@@ -100,15 +81,10 @@ impl Guard {
         let Some(origin) = parts.headers.get(header::ORIGIN) else {
             return Ok(None);
         };
-        let text = origin
-            .to_str()
-            .map_err(|_| Refusal::Origin)?
-            .trim_end_matches('/')
-            .to_ascii_lowercase();
+        let text = origin.to_str().map_err(|_| Refusal::Origin)?.trim_end_matches('/').to_ascii_lowercase();
         let cors = self.cors_origins.contains(&text);
-        let allowed = cors
-            || self.origins.contains(&text)
-            || (self.allow_loopback_origins && is_loopback_origin(&text));
+        let allowed =
+            cors || self.origins.contains(&text) || (self.allow_loopback_origins && is_loopback_origin(&text));
         if !allowed {
             return Err(Refusal::Origin);
         }
@@ -128,23 +104,14 @@ impl Guard {
         if let Some(origin) = cors_origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-            );
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSE_HEADERS));
         }
     }
 
     /// Headers of a successful CORS preflight answer.
     pub(crate) fn preflight(&self, headers: &mut HeaderMap) {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(CORS_ALLOW_HEADERS),
-        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(CORS_ALLOW_HEADERS));
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, self.cors_max_age.clone());
     }
 }
@@ -158,14 +125,11 @@ fn host_name(authority: &str) -> &str {
 }
 
 fn is_loopback_origin(origin: &str) -> bool {
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
+    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
     let Some(rest) = rest else { return false };
     let name = host_name(rest);
-    let port_ok = rest[name.len()..]
-        .strip_prefix(':')
-        .is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok =
+        rest[name.len()..].strip_prefix(':').is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     matches!(name, "localhost" | "127.0.0.1" | "[::1]") && port_ok
 }
 
@@ -184,27 +148,11 @@ mod tests {
     #[test]
     fn host_allow_list() {
         let g = Guard::new(&HttpConfig::default(), false);
-        for ok in [
-            "localhost",
-            "localhost:8765",
-            "127.0.0.1:1",
-            "[::1]:8765",
-            "LOCALHOST",
-        ] {
+        for ok in ["localhost", "localhost:8765", "127.0.0.1:1", "[::1]:8765", "LOCALHOST"] {
             assert_eq!(g.check_host(&parts(&[("host", ok)])), Ok(()), "{ok}");
         }
-        for bad in [
-            "evil.com",
-            "evil.com:8765",
-            "localhost.evil.com",
-            "127.0.0.1.nip.io",
-            "",
-        ] {
-            assert_eq!(
-                g.check_host(&parts(&[("host", bad)])),
-                Err(Refusal::Host),
-                "{bad}"
-            );
+        for bad in ["evil.com", "evil.com:8765", "localhost.evil.com", "127.0.0.1.nip.io", ""] {
+            assert_eq!(g.check_host(&parts(&[("host", bad)])), Err(Refusal::Host), "{bad}");
         }
         assert_eq!(g.check_host(&parts(&[])), Err(Refusal::Host));
     }
@@ -215,27 +163,10 @@ mod tests {
         cfg.cors.allowed_origins = vec!["https://app.example.com".into()];
         let g = Guard::new(&cfg, false);
         assert_eq!(g.check_origin(&parts(&[])), Ok(None));
-        assert_eq!(
-            g.check_origin(&parts(&[("origin", "http://localhost:3000")])),
-            Ok(None)
-        );
-        assert!(
-            g.check_origin(&parts(&[("origin", "https://app.example.com")]))
-                .unwrap()
-                .is_some()
-        );
-        for bad in [
-            "http://evil.com",
-            "null",
-            "http://localhost.evil.com",
-            "http://localhost:",
-            "file://",
-        ] {
-            assert_eq!(
-                g.check_origin(&parts(&[("origin", bad)])),
-                Err(Refusal::Origin),
-                "{bad}"
-            );
+        assert_eq!(g.check_origin(&parts(&[("origin", "http://localhost:3000")])), Ok(None));
+        assert!(g.check_origin(&parts(&[("origin", "https://app.example.com")])).unwrap().is_some());
+        for bad in ["http://evil.com", "null", "http://localhost.evil.com", "http://localhost:", "file://"] {
+            assert_eq!(g.check_origin(&parts(&[("origin", bad)])), Err(Refusal::Origin), "{bad}");
         }
     }
 

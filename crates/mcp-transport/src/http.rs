@@ -73,10 +73,7 @@ impl Rejection {
             Self::Host => (StatusCode::FORBIDDEN, "Forbidden: Host header not allowed"),
             Self::Origin => (StatusCode::FORBIDDEN, "Forbidden: Origin not allowed"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Message too large"),
-            Self::BodyTimeout => (
-                StatusCode::REQUEST_TIMEOUT,
-                "Request body not received in time",
-            ),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "Request body not received in time"),
             Self::BodyError => (StatusCode::BAD_REQUEST, "Request body could not be read"),
             Self::HandlerTimeout => (StatusCode::GATEWAY_TIMEOUT, "Request timed out"),
             Self::ConnectionLimit => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections"),
@@ -87,10 +84,7 @@ impl Rejection {
 /// The application behind the transport.
 pub trait HttpHandler: Send + Sync + 'static {
     /// Produce the response. Security headers are added afterwards.
-    fn handle(
-        &self,
-        req: IncomingRequest,
-    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
+    fn handle(&self, req: IncomingRequest) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
 
     /// Told about every request the transport refused (to emit a security event).
     fn rejected(&self, _peer: SocketAddr, _why: Rejection) {}
@@ -98,16 +92,10 @@ pub trait HttpHandler: Send + Sync + 'static {
 
 /// A JSON-RPC error response with `id: null`.
 pub fn json_error(status: StatusCode, code: i64, message: &str) -> Response<Body> {
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":{code},"message":{}}}}}"#,
-        json_string(message)
-    );
+    let body = format!(r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":{code},"message":{}}}}}"#, json_string(message));
     let mut resp = Response::new(Body::full(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -136,8 +124,7 @@ struct ConnActivity {
 
 impl ConnActivity {
     fn touch(&self) {
-        self.last_ms
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
@@ -170,12 +157,7 @@ const TIMEOUT_CODE: i64 = -32051;
 const CAPACITY_CODE: i64 = -32052;
 
 impl<H: HttpHandler> Shared<H> {
-    fn refuse(
-        &self,
-        peer: SocketAddr,
-        why: Rejection,
-        cors: Option<&HeaderValue>,
-    ) -> Response<Body> {
+    fn refuse(&self, peer: SocketAddr, why: Rejection, cors: Option<&HeaderValue>) -> Response<Body> {
         self.handler.rejected(peer, why);
         tracing::debug!(%peer, reason = why.reason(), "request refused by transport");
         let (status, msg) = why.status_and_message();
@@ -185,12 +167,8 @@ impl<H: HttpHandler> Shared<H> {
             _ => INVALID_REQUEST,
         };
         let mut resp = json_error(status, code, msg);
-        if matches!(
-            why,
-            Rejection::TooLarge | Rejection::BodyError | Rejection::BodyTimeout
-        ) {
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if matches!(why, Rejection::TooLarge | Rejection::BodyError | Rejection::BodyTimeout) {
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.guard.decorate(resp.headers_mut(), cors);
         resp
@@ -221,16 +199,12 @@ impl<H: HttpHandler> Shared<H> {
             return resp;
         }
         let max = self.cfg.max_message_size;
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max as u64) {
             return self.refuse(peer, Rejection::TooLarge, cors.as_ref());
         }
         let deadline = tokio::time::Instant::now() + self.cfg.request_timeout();
-        let bytes = match tokio::time::timeout_at(deadline, Limited::new(body, max).collect()).await
-        {
+        let bytes = match tokio::time::timeout_at(deadline, Limited::new(body, max).collect()).await {
             Ok(Ok(c)) => c.to_bytes(),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 return self.refuse(peer, Rejection::TooLarge, cors.as_ref());
@@ -238,11 +212,7 @@ impl<H: HttpHandler> Shared<H> {
             Ok(Err(_)) => return self.refuse(peer, Rejection::BodyError, cors.as_ref()),
             Err(_) => return self.refuse(peer, Rejection::BodyTimeout, cors.as_ref()),
         };
-        let fut = self.handler.handle(IncomingRequest {
-            parts,
-            body: bytes,
-            peer,
-        });
+        let fut = self.handler.handle(IncomingRequest { parts, body: bytes, peer });
         let mut resp = match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
             Err(_) => return self.refuse(peer, Rejection::HandlerTimeout, cors.as_ref()),
@@ -267,18 +237,10 @@ impl HttpServer {
     /// Validate `cfg` and bind its `listen` address.
     pub async fn bind(cfg: HttpConfig) -> Result<Self, crate::TransportError> {
         cfg.validate()?;
-        let listener =
-            TcpListener::bind(cfg.listen)
-                .await
-                .map_err(|source| crate::TransportError::Bind {
-                    addr: cfg.listen,
-                    source,
-                })?;
-        Ok(Self {
-            listener,
-            cfg,
-            tls: false,
-        })
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| crate::TransportError::Bind { addr: cfg.listen, source })?;
+        Ok(Self { listener, cfg, tls: false })
     }
 
     /// The bound address (useful with port 0).
@@ -292,21 +254,10 @@ impl HttpServer {
         let request_timeout = self.cfg.request_timeout();
         let idle = self.cfg.idle_timeout();
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.cfg.header_read_timeout())
-            .keep_alive(true);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(256);
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.cfg.header_read_timeout()).keep_alive(true);
+        builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
         let max_conns = self.cfg.max_concurrent_connections;
-        let shared = Arc::new(Shared {
-            guard: Guard::new(&self.cfg, self.tls),
-            cfg: self.cfg,
-            handler,
-        });
+        let shared = Arc::new(Shared { guard: Guard::new(&self.cfg, self.tls), cfg: self.cfg, handler });
         let conns = Arc::new(Semaphore::new(max_conns));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
@@ -378,8 +329,7 @@ impl HttpServer {
 }
 
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
-    let body =
-        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32052,"message":"Too many connections"}}"#;
+    let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32052,"message":"Too many connections"}}"#;
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
         body.len()

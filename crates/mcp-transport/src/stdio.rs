@@ -21,6 +21,11 @@ pub enum Frame {
 pub struct StdioSender(mpsc::Sender<Bytes>);
 
 impl StdioSender {
+    /// The underlying queue, for producers that send pre-serialized messages.
+    pub fn queue(&self) -> mpsc::Sender<Bytes> {
+        self.0.clone()
+    }
+
     /// Queue one message (must not contain a raw newline; serde_json output never does).
     pub async fn send(&self, msg: Vec<u8>) -> bool {
         self.0.send(Bytes::from(msg)).await.is_ok()
@@ -29,12 +34,7 @@ impl StdioSender {
 
 /// Read frames from `input` and hand them to `on_frame` until EOF; `on_frame` gets a sender for
 /// output. Returns when the input ends and all queued output has been written.
-pub async fn run<R, W, F>(
-    input: R,
-    output: W,
-    max_line: usize,
-    mut on_frame: F,
-) -> Result<(), crate::TransportError>
+pub async fn run<R, W, F>(input: R, output: W, max_line: usize, mut on_frame: F) -> Result<(), crate::TransportError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -57,16 +57,10 @@ where
     let mut line = Vec::new();
     let mut discarding = false;
     loop {
-        let buf = reader
-            .fill_buf()
-            .await
-            .map_err(crate::TransportError::Stdio)?;
+        let buf = reader.fill_buf().await.map_err(crate::TransportError::Stdio)?;
         if buf.is_empty() {
             if !line.is_empty() && !discarding {
-                on_frame(
-                    Frame::Line(Bytes::from(std::mem::take(&mut line))),
-                    sender.clone(),
-                );
+                on_frame(Frame::Line(Bytes::from(std::mem::take(&mut line))), sender.clone());
             }
             break;
         }
@@ -125,9 +119,7 @@ mod tests {
         .unwrap();
         assert_eq!(seen, ["{\"a\":1}", "<too long>", "{\"b\":2}"]);
         let mut out = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut r, &mut out)
-            .await
-            .unwrap();
+        tokio::io::AsyncReadExt::read_to_string(&mut r, &mut out).await.unwrap();
         assert_eq!(out, "ok\nok\nok\n");
     }
 }

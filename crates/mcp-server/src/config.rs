@@ -1,0 +1,272 @@
+//! The configuration file: one TOML document, `deny_unknown_fields` everywhere, layered with
+//! `MCP_`-prefixed environment variables (`MCP_HTTP__LISTEN=0.0.0.0:9000` sets `http.listen`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use mcp_transport::HttpConfig;
+use serde::Deserialize;
+
+use crate::error::ServerError;
+use crate::server::ServerSettings;
+use crate::session::SessionLimits;
+
+/// The embedded default configuration (what `mcp-server serve` runs with no `--config`).
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// Whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Protocol settings.
+    pub server: ServerSection,
+    /// HTTP listener.
+    pub http: HttpConfig,
+    /// Process logging.
+    pub logging: LoggingSection,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Name announced to clients.
+    pub name: String,
+    /// Instructions for the model.
+    pub instructions: Option<String>,
+    /// Items per page of list results (1..=1000).
+    pub page_size: usize,
+    /// Longest a handler may run, seconds.
+    pub handler_timeout_secs: u64,
+    /// Longest to wait for the client's answer to an input request, seconds.
+    pub input_timeout_secs: u64,
+    /// Lifetime of an input-required `requestState`, seconds.
+    pub request_state_ttl_secs: u64,
+    /// `ttlMs` on cacheable results (stateless era).
+    pub cache_ttl_ms: u64,
+    /// Deepest accepted JSON nesting.
+    pub max_json_depth: usize,
+    /// Legacy session caps.
+    pub sessions: SessionsSection,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            name: "mcp-secure".into(),
+            instructions: None,
+            page_size: 100,
+            handler_timeout_secs: 30,
+            input_timeout_secs: 60,
+            request_state_ttl_secs: 600,
+            cache_ttl_ms: 0,
+            max_json_depth: 64,
+            sessions: SessionsSection::default(),
+        }
+    }
+}
+
+/// `[server.sessions]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsSection {
+    /// Most sessions alive at once.
+    pub max_sessions: usize,
+    /// Most sessions per principal.
+    pub max_per_principal: usize,
+    /// Idle sessions end after this many seconds.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for SessionsSection {
+    fn default() -> Self {
+        let d = SessionLimits::default();
+        Self {
+            max_sessions: d.max_sessions,
+            max_per_principal: d.max_per_principal,
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[logging]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingSection {
+    /// `tracing` filter, e.g. `info` or `mcp_server=debug,info`.
+    pub level: String,
+    /// `human` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Human }
+    }
+}
+
+impl Config {
+    /// Parse TOML text, then apply `MCP_*` variables from `env`.
+    ///
+    /// ```
+    /// let cfg = mcp_server::Config::parse("[http]\nmax_message_size = 4096\n", [("MCP_SERVER__PAGE_SIZE", "5")]).unwrap();
+    /// assert_eq!(cfg.http.max_message_size, 4096);
+    /// assert_eq!(cfg.server.page_size, 5);
+    /// let e = mcp_server::Config::parse("[http]\nmax_mesage_size = 1\n", []).unwrap_err();
+    /// assert!(e.to_string().contains("http"));
+    /// ```
+    pub fn parse<'a>(text: &str, env: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ServerError> {
+        let mut doc: toml::Table =
+            toml::from_str(text).map_err(|e| ServerError::Config(format!("not valid TOML: {e}")))?;
+        for (k, v) in env {
+            let Some(path) = k.strip_prefix("MCP_") else { continue };
+            let keys: Vec<String> = path.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(ServerError::Config(format!(
+                    "environment variable {k}: empty key segment (use MCP_SECTION__KEY)"
+                )));
+            }
+            set_path(&mut doc, &keys, parse_env_value(v))
+                .map_err(|why| ServerError::Config(format!("environment variable {k}: {why}")))?;
+        }
+        let de = toml::Value::Table(doc);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            ServerError::Config(format!("key `{path}`: {} (see docs/configuration.md)", e.inner()))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read a file (or the embedded default when `path` is `None`) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ServerError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| {
+                ServerError::Config(format!("cannot read {}: {e} (check the path given to --config)", p.display()))
+            })?,
+            None => DEFAULT_CONFIG.to_owned(),
+        };
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("MCP_")).collect();
+        Self::parse(&text, env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    fn validate(&self) -> Result<(), ServerError> {
+        self.http.validate().map_err(|e| ServerError::Config(format!("http.{e}")))?;
+        let bad = |key: &str, why: &str| Err(ServerError::Config(format!("key `{key}`: {why}")));
+        let s = &self.server;
+        if !(1..=1000).contains(&s.page_size) {
+            return bad("server.page_size", "must be between 1 and 1000");
+        }
+        if !(1..=512).contains(&s.max_json_depth) {
+            return bad("server.max_json_depth", "must be between 1 and 512");
+        }
+        for (k, v) in [
+            ("server.handler_timeout_secs", s.handler_timeout_secs),
+            ("server.input_timeout_secs", s.input_timeout_secs),
+            ("server.request_state_ttl_secs", s.request_state_ttl_secs),
+            ("server.sessions.idle_timeout_secs", s.sessions.idle_timeout_secs),
+        ] {
+            if v == 0 || v > 86_400 {
+                return bad(k, "must be between 1 and 86400 seconds");
+            }
+        }
+        if s.sessions.max_sessions == 0 || s.sessions.max_per_principal == 0 {
+            return bad("server.sessions", "max_sessions and max_per_principal must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return bad("logging.level", "not a valid filter (try \"info\" or \"mcp_server=debug,info\")");
+        }
+        if !self.http.listen.ip().is_loopback() {
+            return bad(
+                "http.listen",
+                "a non-loopback address needs TLS, which this build does not configure yet; listen on 127.0.0.1 behind a TLS-terminating proxy",
+            );
+        }
+        Ok(())
+    }
+
+    /// The protocol settings this config describes.
+    pub fn server_settings(&self) -> ServerSettings {
+        let s = &self.server;
+        ServerSettings {
+            page_size: s.page_size,
+            handler_timeout: Duration::from_secs(s.handler_timeout_secs),
+            input_timeout: Duration::from_secs(s.input_timeout_secs),
+            request_state_ttl: Duration::from_secs(s.request_state_ttl_secs),
+            cache_ttl_ms: s.cache_ttl_ms,
+            limits: mcp_protocol::Limits { max_size: self.http.max_message_size, max_depth: s.max_json_depth },
+            sessions: SessionLimits {
+                max_sessions: s.sessions.max_sessions,
+                max_per_principal: s.sessions.max_per_principal,
+                idle_timeout: Duration::from_secs(s.sessions.idle_timeout_secs),
+            },
+        }
+    }
+}
+
+fn parse_env_value(v: &str) -> toml::Value {
+    // A TOML literal (number, bool, array, quoted string) when it parses as one, else a string.
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_owned()))
+}
+
+fn set_path(doc: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("no key")?;
+    let mut t = doc;
+    for k in parents {
+        let entry = t.entry(k.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| format!("`{k}` is not a section"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses() {
+        let c = Config::parse(DEFAULT_CONFIG, []).unwrap();
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8765");
+        assert_eq!(c.http.path, "/mcp");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::parse("[server]\npage_size = \"x\"\n", []).unwrap_err().to_string();
+        assert!(e.contains("server.page_size"), "{e}");
+        let e = Config::parse("[server]\npage_size = 0\n", []).unwrap_err().to_string();
+        assert!(e.contains("server.page_size"), "{e}");
+        let e = Config::parse("[nope]\n", []).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+        let e = Config::parse("", [("MCP_HTTP__LISTEN", "0.0.0.0:80")]).unwrap_err().to_string();
+        assert!(e.contains("http.listen"), "{e}");
+        let e = Config::parse("", [("MCP_HTTP__MAX_MESSAGE_SIZE", "abc")]).unwrap_err().to_string();
+        assert!(e.contains("http.max_message_size"), "{e}");
+    }
+
+    #[test]
+    fn env_layering() {
+        let c = Config::parse(
+            "",
+            [("MCP_HTTP__LISTEN", "127.0.0.1:9999"), ("MCP_LOGGING__FORMAT", "json"), ("OTHER", "x")],
+        )
+        .unwrap();
+        assert_eq!(c.http.listen.port(), 9999);
+        assert_eq!(c.logging.format, LogFormat::Json);
+    }
+}

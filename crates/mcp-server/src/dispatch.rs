@@ -1,0 +1,440 @@
+//! Method routing: one decoded request in, one result or JSON-RPC error out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use bytes::Bytes;
+use mcp_core::{Principal, SecurityEventKind};
+use mcp_protocol::{Era, ErrorObject, ProtocolVersion, codes};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::McpServer;
+use crate::context::{Cancel, Inner as CtxInner, InputMode, LogLevel, PendingRequests, RequestContext};
+use crate::handler::{HandlerError, HandlerErrorKind};
+use crate::session::{MAX_SUBSCRIPTIONS, Session};
+
+/// `_meta` key: protocol version of a stateless-era request.
+pub(crate) const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// `_meta` key: client capabilities of a stateless-era request.
+pub(crate) const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// `_meta` key: minimum log level the client wants (stateless era).
+pub(crate) const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key: server identity on results (stateless era).
+pub(crate) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// One request, ready to route.
+pub(crate) struct Call {
+    pub(crate) method: String,
+    pub(crate) params: Value,
+    pub(crate) protocol: ProtocolVersion,
+    pub(crate) principal: Arc<Principal>,
+    pub(crate) client_capabilities: Value,
+    pub(crate) log_level: Option<LogLevel>,
+    pub(crate) out: Option<mpsc::Sender<Bytes>>,
+    pub(crate) live: Option<Arc<PendingRequests>>,
+    pub(crate) cancel: Cancel,
+    pub(crate) session: Option<Arc<Session>>,
+    pub(crate) peer: Option<std::net::SocketAddr>,
+}
+
+/// The answer to a request.
+pub(crate) type Outcome = Result<Value, ErrorObject>;
+
+pub(crate) fn err(code: i64, msg: &'static str) -> ErrorObject {
+    ErrorObject::new(code, msg)
+}
+
+/// Methods of the stateless era (`initialize`, sessions, `ping`, `logging/setLevel` and
+/// `resources/(un)subscribe` are gone there).
+pub(crate) fn is_modern_method(m: &str) -> bool {
+    matches!(
+        m,
+        "server/discover"
+            | "tools/list"
+            | "tools/call"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+            | "completion/complete"
+            | "subscriptions/listen"
+    )
+}
+
+/// Methods of the legacy era handled by [`McpServer::dispatch`] (`initialize` is the session
+/// layer's).
+pub(crate) fn is_legacy_method(m: &str) -> bool {
+    matches!(
+        m,
+        "ping"
+            | "tools/list"
+            | "tools/call"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "prompts/list"
+            | "prompts/get"
+            | "completion/complete"
+            | "logging/setLevel"
+    )
+}
+
+/// Methods whose results carry `ttlMs` / `cacheScope` in the stateless era.
+fn is_cacheable(m: &str) -> bool {
+    matches!(
+        m,
+        "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    )
+}
+
+fn str_param<'v>(params: &'v Value, key: &str) -> Result<&'v str, ErrorObject> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: missing or non-string field"))
+}
+
+impl McpServer {
+    /// Capabilities this server declares.
+    pub(crate) fn capabilities(&self, era: Era) -> Value {
+        let mut caps = Map::new();
+        if !self.0.tools.is_empty() {
+            caps.insert("tools".into(), json!({"listChanged": true}));
+        }
+        if !self.0.resources.is_empty() || !self.0.templates.is_empty() {
+            caps.insert("resources".into(), json!({"listChanged": false, "subscribe": true}));
+        }
+        if !self.0.prompts.is_empty() {
+            caps.insert("prompts".into(), json!({"listChanged": true}));
+        }
+        caps.insert("completions".into(), json!({}));
+        if era == Era::Legacy {
+            caps.insert("logging".into(), json!({}));
+        }
+        Value::Object(caps)
+    }
+
+    /// Result of `initialize` for the negotiated revision.
+    pub(crate) fn initialize_result(&self, version: ProtocolVersion) -> Value {
+        let mut r = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.capabilities(Era::Legacy),
+            "serverInfo": self.0.info,
+        });
+        if let Some(i) = &self.0.instructions {
+            r["instructions"] = json!(i);
+        }
+        r
+    }
+
+    fn discover_result(&self) -> Value {
+        let mut r = json!({
+            "supportedVersions": [ProtocolVersion::LATEST.as_str()],
+            "capabilities": self.capabilities(Era::Modern),
+        });
+        if let Some(i) = &self.0.instructions {
+            r["instructions"] = json!(i);
+        }
+        r
+    }
+
+    /// Route one request.
+    pub(crate) async fn dispatch(&self, call: Call) -> Outcome {
+        let era = call.protocol.era();
+        let method = call.method.as_str();
+        let mut result = match method {
+            "ping" => Ok(json!({})),
+            "server/discover" if era == Era::Modern => Ok(self.discover_result()),
+            "tools/list" => self.list(&call.params, &self.0.tools, "tools", |t| json!(t.tool)),
+            "resources/list" => self.list(&call.params, &self.0.resources, "resources", |r| json!(r.resource)),
+            "resources/templates/list" => {
+                self.list(&call.params, &self.0.templates, "resourceTemplates", |t| json!(t.template))
+            }
+            "prompts/list" => self.list(&call.params, &self.0.prompts, "prompts", |p| json!(p.prompt)),
+            "tools/call" => self.call_tool(&call).await,
+            "resources/read" => self.read_resource(&call).await,
+            "prompts/get" => self.get_prompt(&call).await,
+            "completion/complete" => self.complete(&call.params),
+            "logging/setLevel" if era == Era::Legacy => self.set_level(&call),
+            "resources/subscribe" if era == Era::Legacy => self.subscribe(&call, true),
+            "resources/unsubscribe" if era == Era::Legacy => self.subscribe(&call, false),
+            _ => Err(err(codes::METHOD_NOT_FOUND, "Method not found")),
+        };
+        if era == Era::Modern
+            && let Ok(Value::Object(map)) = &mut result
+        {
+            map.entry("resultType").or_insert_with(|| json!("complete"));
+            if is_cacheable(method) {
+                map.insert("ttlMs".into(), json!(self.0.settings.cache_ttl_ms));
+                map.insert("cacheScope".into(), json!("private"));
+            }
+            let meta = map.entry("_meta").or_insert_with(|| json!({}));
+            if let Value::Object(meta) = meta {
+                meta.insert(META_SERVER_INFO.into(), json!({"name": self.0.info.name, "version": self.0.info.version}));
+            }
+        }
+        result
+    }
+
+    fn list<T>(&self, params: &Value, items: &[T], key: &str, show: impl Fn(&T) -> Value) -> Outcome {
+        let start = match params.get("cursor") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) => {
+                decode_cursor(c).ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: bad cursor"))?
+            }
+            Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: bad cursor")),
+        };
+        if start > items.len() {
+            return Err(err(codes::INVALID_PARAMS, "Invalid params: bad cursor"));
+        }
+        let end = (start + self.0.settings.page_size).min(items.len());
+        let page: Vec<Value> = items[start..end].iter().map(show).collect();
+        let mut r = Map::new();
+        r.insert(key.into(), Value::Array(page));
+        if end < items.len() {
+            r.insert("nextCursor".into(), json!(B64.encode(format!("o:{end}"))));
+        }
+        Ok(Value::Object(r))
+    }
+
+    fn context(&self, call: &Call, input: InputMode) -> RequestContext {
+        let progress_token = call.params.get("_meta").and_then(|m| m.get("progressToken")).cloned();
+        RequestContext(Arc::new(CtxInner {
+            principal: call.principal.clone(),
+            protocol: call.protocol,
+            progress_token,
+            log_level: call.log_level,
+            out: call.out.clone(),
+            client_capabilities: call.client_capabilities.clone(),
+            input,
+            cancel: call.cancel.clone(),
+            input_timeout: self.0.settings.input_timeout,
+            hub: self.0.hub.clone(),
+        }))
+    }
+
+    /// Input mode for a call; in the stateless era, verify and merge `requestState` + answers.
+    fn input_mode(&self, call: &Call, target: &str, args: Option<&Value>) -> Result<(InputMode, String), ErrorObject> {
+        let binding = crate::state::binding(&call.method, target, args);
+        if call.protocol.era() == Era::Legacy {
+            let mode = match &call.live {
+                Some(p) if call.out.is_some() => InputMode::Live(p.clone()),
+                _ => InputMode::Unavailable,
+            };
+            return Ok((mode, binding));
+        }
+        let mut answers = match call.params.get("requestState") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::String(s)) => self.0.state_key.open(s, &binding, &call.principal.id).map_err(|e| {
+                self.event(SecurityEventKind::StateTampered, e.reason(), call.peer, Some(&call.method));
+                err(codes::INVALID_PARAMS, "Invalid params: requestState rejected")
+            })?,
+            Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: requestState must be a string")),
+        };
+        if let Some(Value::Object(new)) = call.params.get("inputResponses") {
+            for (k, v) in new {
+                answers.insert(k.clone(), v.clone());
+            }
+        }
+        Ok((InputMode::Stateless { responses: answers, requested: Default::default() }, binding))
+    }
+
+    /// Turn a handler error into the wire answer. `Ok` carries an input-required result.
+    fn handler_failure(
+        &self,
+        call: &Call,
+        ctx: &RequestContext,
+        binding: &str,
+        e: HandlerError,
+    ) -> Result<Value, ErrorObject> {
+        match e.kind {
+            HandlerErrorKind::InputRequired => {
+                let InputMode::Stateless { responses, requested } = &ctx.0.input else {
+                    return Err(err(codes::INTERNAL_ERROR, "Internal error"));
+                };
+                let requests = requested.lock().map(|r| r.clone()).unwrap_or_default();
+                let state = self.0.state_key.seal(binding, &call.principal.id, responses);
+                Ok(json!({"resultType": "input_required", "inputRequests": requests, "requestState": state}))
+            }
+            HandlerErrorKind::MissingCapability(cap) if call.protocol.era() == Era::Modern => {
+                let mut caps = Map::new();
+                caps.insert(cap.into(), json!({}));
+                Err(err(codes::MISSING_CLIENT_CAPABILITY, "Missing required client capability")
+                    .with_data(json!({"requiredCapabilities": caps})))
+            }
+            HandlerErrorKind::InvalidParams => Err(ErrorObject::new(codes::INVALID_PARAMS, e.message)),
+            _ => Err(ErrorObject::new(codes::INTERNAL_ERROR, e.message)),
+        }
+    }
+
+    async fn run<T>(
+        &self,
+        call: &Call,
+        fut: mcp_core::BoxFuture<'static, Result<T, HandlerError>>,
+    ) -> Result<Result<T, HandlerError>, ErrorObject> {
+        tokio::select! {
+            r = tokio::time::timeout(self.0.settings.handler_timeout, fut) => {
+                r.map_err(|_| err(codes::REQUEST_TIMEOUT, "Request timed out"))
+            }
+            () = call.cancel.cancelled() => Err(err(codes::REQUEST_CANCELLED, "Request cancelled")),
+        }
+    }
+
+    async fn call_tool(&self, call: &Call) -> Outcome {
+        let name = str_param(&call.params, "name")?;
+        let args = match call.params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: arguments must be an object")),
+        };
+        let Some(&idx) = self.0.tool_index.get(name) else {
+            return Err(err(codes::INVALID_PARAMS, "Unknown tool"));
+        };
+        let spec = &self.0.tools[idx];
+        let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
+        let (input, binding) = self.input_mode(call, name, Some(&args))?;
+        let ctx = self.context(call, input);
+        match self.run(call, handler(args, ctx.clone())).await? {
+            Ok(result) => serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error")),
+            Err(e) if matches!(e.kind, HandlerErrorKind::Failed | HandlerErrorKind::InvalidParams) => {
+                Ok(json!({"content": [{"type": "text", "text": e.message}], "isError": true}))
+            }
+            Err(e)
+                if matches!(e.kind, HandlerErrorKind::MissingCapability(_)) && call.protocol.era() == Era::Legacy =>
+            {
+                Ok(json!({"content": [{"type": "text", "text": e.message}], "isError": true}))
+            }
+            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+        }
+    }
+
+    async fn read_resource(&self, call: &Call) -> Outcome {
+        let uri = str_param(&call.params, "uri")?;
+        let not_found = || {
+            let code =
+                if call.protocol.era() == Era::Modern { codes::INVALID_PARAMS } else { codes::RESOURCE_NOT_FOUND };
+            err(code, "Resource not found").with_data(json!({"uri": uri}))
+        };
+        let (handler, vars) = if let Some(&i) = self.0.resource_index.get(uri) {
+            (self.0.resources[i].handler.clone(), BTreeMap::new())
+        } else if let Some((t, vars)) = self.0.templates.iter().find_map(|t| t.matches(uri).map(|v| (t, v))) {
+            (t.handler.clone(), vars)
+        } else {
+            return Err(not_found());
+        };
+        let (input, binding) = self.input_mode(call, uri, None)?;
+        let ctx = self.context(call, input);
+        match self.run(call, handler(uri.to_owned(), vars, ctx.clone())).await? {
+            Ok(contents) if contents.is_empty() => Err(not_found()),
+            Ok(contents) => Ok(json!({"contents": contents})),
+            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+        }
+    }
+
+    async fn get_prompt(&self, call: &Call) -> Outcome {
+        let name = str_param(&call.params, "name")?;
+        let Some(&idx) = self.0.prompt_index.get(name) else {
+            return Err(err(codes::INVALID_PARAMS, "Unknown prompt"));
+        };
+        let spec = &self.0.prompts[idx];
+        let mut args = BTreeMap::new();
+        match call.params.get("arguments") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    let Value::String(s) = v else {
+                        return Err(err(codes::INVALID_PARAMS, "Invalid params: prompt arguments must be strings"));
+                    };
+                    args.insert(k.clone(), s.clone());
+                }
+            }
+            Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: arguments must be an object")),
+        }
+        if spec.prompt.arguments.iter().any(|a| a.required && !args.contains_key(&a.name)) {
+            return Err(err(codes::INVALID_PARAMS, "Invalid params: a required prompt argument is missing"));
+        }
+        let args_value = call.params.get("arguments").cloned();
+        let (input, binding) = self.input_mode(call, name, args_value.as_ref())?;
+        let ctx = self.context(call, input);
+        match self.run(call, (spec.handler)(args, ctx.clone())).await? {
+            Ok(r) => serde_json::to_value(r).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error")),
+            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+        }
+    }
+
+    fn complete(&self, params: &Value) -> Outcome {
+        let r = params.get("ref").ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: missing ref"))?;
+        let arg =
+            params.get("argument").ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: missing argument"))?;
+        let arg_name = str_param(arg, "name")?;
+        let value = str_param(arg, "value")?;
+        let completer = match r.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let name = str_param(r, "name")?;
+                let &i = self.0.prompt_index.get(name).ok_or_else(|| err(codes::INVALID_PARAMS, "Unknown prompt"))?;
+                self.0.prompts[i].completer.clone()
+            }
+            Some("ref/resource") => {
+                let uri = str_param(r, "uri")?;
+                let t = self.0.templates.iter().find(|t| t.template.uri_template == uri);
+                match t {
+                    Some(t) => t.completer.clone(),
+                    None if self.0.resource_index.contains_key(uri) => None,
+                    None => return Err(err(codes::INVALID_PARAMS, "Unknown resource")),
+                }
+            }
+            _ => return Err(err(codes::INVALID_PARAMS, "Invalid params: unknown ref type")),
+        };
+        let mut values = completer.map(|c| c(arg_name, value)).unwrap_or_default();
+        let total = values.len();
+        values.truncate(100);
+        Ok(json!({"completion": {"values": values, "total": total, "hasMore": total > 100}}))
+    }
+
+    fn set_level(&self, call: &Call) -> Outcome {
+        let level = str_param(&call.params, "level")?;
+        let level =
+            LogLevel::parse(level).ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: unknown log level"))?;
+        if let Some(s) = &call.session {
+            s.log_level.store(level.to_u8(), Ordering::Relaxed);
+        }
+        Ok(json!({}))
+    }
+
+    fn subscribe(&self, call: &Call, on: bool) -> Outcome {
+        let uri = str_param(&call.params, "uri")?;
+        let known =
+            self.0.resource_index.contains_key(uri) || self.0.templates.iter().any(|t| t.matches(uri).is_some());
+        if !known {
+            return Err(err(codes::RESOURCE_NOT_FOUND, "Resource not found").with_data(json!({"uri": uri})));
+        }
+        let Some(session) = &call.session else { return Ok(json!({})) };
+        let mut subs = session.subscriptions.lock().map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
+        if on {
+            if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains(uri) {
+                return Err(err(codes::CAPACITY_EXCEEDED, "Too many subscriptions"));
+            }
+            subs.insert(uri.to_owned());
+        } else {
+            subs.remove(uri);
+        }
+        Ok(json!({}))
+    }
+}
+
+fn decode_cursor(c: &str) -> Option<usize> {
+    let raw = B64.decode(c).ok()?;
+    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+}

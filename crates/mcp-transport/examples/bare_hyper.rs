@@ -77,7 +77,8 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service_fn(handle));
+            let conn =
+                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service_fn(handle));
             let _ = conn.await;
         });
     }

@@ -137,6 +137,7 @@ fn install_npm(dir: &Path, packages: &[&str]) -> Result {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut npm = Command::new("npm");
     npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"]).arg(dir).args(packages);
+    npm.stdout(std::io::stderr()); // keep stdout for the PASS/FAIL lines
     util::run(&mut npm)
         .map_err(|e| format!("{e}; check that npm is installed and the npm registry is reachable, then rerun"))?;
     write_stamp(dir, packages)?;
@@ -157,6 +158,7 @@ fn install_venv(dir: &Path, requirement: &str) -> Result {
     })?;
     let mut pip = Command::new(dir.join("bin/python"));
     pip.args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", requirement]);
+    pip.stdout(std::io::stderr());
     util::run(&mut pip).map_err(|e| format!("{e}; check that PyPI is reachable, then rerun"))?;
     write_stamp(dir, &[requirement])?;
     eprintln!("peers: pip install into {} took {:.1} s", dir.display(), start.elapsed().as_secs_f64());

@@ -67,11 +67,11 @@ pub fn run(args: &[String]) -> Result {
     let start = Instant::now();
     let peers = peers::install()?;
     eprintln!("integration: peers ready after {:.1} s", start.elapsed().as_secs_f64());
-    build(selection)?;
+    build()?;
     let release = release_dir();
     let mut report = Report::default();
     if selection.conformance {
-        conformance::run_all(&peers, std::path::Path::new(&std::env::var("FAKE").unwrap_or_default()), &mut report);
+        conformance::run_all(&peers, &release.join("examples/conformance"), &mut report);
     }
     if selection.clients {
         clients::run_all(&peers, &release.join("mcp-server"), &mut report);
@@ -81,26 +81,25 @@ pub fn run(args: &[String]) -> Result {
 }
 
 fn parse_args(args: &[String]) -> Result<Selection> {
-    match args {
-        [] => Ok(Selection { conformance: true, clients: true }),
-        [flag, what] if flag == "--only" && what == "conformance" => {
-            Ok(Selection { conformance: true, clients: false })
-        }
-        [flag, what] if flag == "--only" && what == "clients" => Ok(Selection { conformance: false, clients: true }),
+    let only = match args {
+        [] => None,
+        [flag, what] if flag == "--only" => Some(what.as_str()),
+        [flag] => flag.strip_prefix("--only="),
+        _ => None,
+    };
+    match (args.is_empty(), only) {
+        (true, _) => Ok(Selection { conformance: true, clients: true }),
+        (_, Some("conformance")) => Ok(Selection { conformance: true, clients: false }),
+        (_, Some("clients")) => Ok(Selection { conformance: false, clients: true }),
         _ => Err(format!("unexpected arguments {args:?}\n{USAGE}")),
     }
 }
 
-/// One release build of what the selected checks run.
-fn build(selection: Selection) -> Result {
+/// One release build of the server and the conformance example (both always, so that consecutive runs share one
+/// feature resolution and nothing is rebuilt).
+fn build() -> Result {
     let mut cmd = util::cargo();
-    cmd.args(["build", "--release", "-p", "mcp-server"]);
-    if selection.clients {
-        cmd.args(["--bin", "mcp-server"]);
-    }
-    if selection.conformance {
-        cmd.args(["--example", "conformance"]);
-    }
+    cmd.args(["build", "--release", "-p", "mcp-server", "--bin", "mcp-server", "--example", "conformance"]);
     util::run(&mut cmd).map_err(|e| format!("{e}; fix the build, then rerun"))
 }
 

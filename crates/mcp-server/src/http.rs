@@ -405,7 +405,7 @@ impl HttpFront {
                 }
             }
         });
-        sse_response(body, None)
+        sse_response(body)
     }
 
     // ----- legacy era ----------------------------------------------------------------------
@@ -626,7 +626,7 @@ impl HttpFront {
                 }
             }
         });
-        sse_response(body, None)
+        sse_response(body)
     }
 
     fn delete(&self, req: &IncomingRequest) -> Response<Body> {
@@ -670,7 +670,7 @@ impl HttpFront {
                             let _ = tx.send_event(None, &encode_outcome(&id, &outcome)).await;
                             forget(inflight);
                         });
-                        return sse_response(body, None);
+                        return sse_response(body);
                     }
                     Err(_) => {
                         forget(inflight);
@@ -682,23 +682,26 @@ impl HttpFront {
         };
         let (tx, body) = Body::channel(STREAM_QUEUE);
         tokio::spawn(async move {
-            if let Some(m) = first {
-                let _ = tx.send_event(None, &m).await;
-            }
-            let outcome = loop {
+            let mut gone = first.is_some() && !tx.send_event(None, first.as_deref().unwrap_or_default()).await;
+            let mut outcome = None;
+            while !gone && outcome.is_none() {
                 tokio::select! {
                     biased;
-                    Some(m) = rx.recv() => { let _ = tx.send_event(None, &m).await; }
-                    o = &mut fut => break o,
+                    Some(m) = rx.recv() => gone = !tx.send_event(None, &m).await,
+                    o = &mut fut => outcome = Some(o),
+                    // The client went away: dropping the call cancels the handler.
+                    () = tx.closed() => gone = true,
                 }
-            };
-            while let Ok(m) = rx.try_recv() {
-                let _ = tx.send_event(None, &m).await;
             }
-            let _ = tx.send_event(None, &encode_outcome(&id, &outcome)).await;
+            if let Some(outcome) = outcome {
+                while let Ok(m) = rx.try_recv() {
+                    let _ = tx.send_event(None, &m).await;
+                }
+                let _ = tx.send_event(None, &encode_outcome(&id, &outcome)).await;
+            }
             forget(inflight);
         });
-        sse_response(body, None)
+        sse_response(body)
     }
 }
 
@@ -723,14 +726,11 @@ fn accepted() -> Response<Body> {
     r
 }
 
-fn sse_response(body: Body, session: Option<&str>) -> Response<Body> {
+fn sse_response(body: Body) -> Response<Body> {
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Some(s) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
-        h.insert(SESSION_HEADER, s);
-    }
     r
 }
 

@@ -41,6 +41,11 @@ impl SseSender {
         self.0.send(frame).await.is_ok()
     }
 
+    /// Resolves when the client has gone (the body was dropped).
+    pub async fn closed(&self) {
+        self.0.closed().await;
+    }
+
     /// True when the client has gone.
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()

@@ -34,7 +34,7 @@ pub fn script(dir: &Path, name: &str, call: &Call, addr: SocketAddr, limit: Opti
     let mut lua = String::from("wrk.method = \"POST\"\nwrk.path = \"/mcp\"\n");
     lua.push_str(&format!("wrk.headers[\"Host\"] = {}\n", long_string(&addr.to_string())?));
     for (k, v) in &call.headers {
-        lua.push_str(&format!("wrk.headers[{}] = {}\n", long_string(k)?, long_string(v)?));
+        lua.push_str(&format!("wrk.headers[ {} ] = {}\n", long_string(k)?, long_string(v)?));
     }
     lua.push_str(&format!("wrk.body = {}\n", long_string(&call.body)?));
     if let Some(n) = limit {
@@ -100,7 +100,7 @@ pub fn run(script: &Path, addr: SocketAddr, connections: u32, duration_s: u64) -
     Ok(report)
 }
 
-/// Run `cmd` to completion, killing it after `limit`; its stdout (stderr is appended on failure).
+/// Run `cmd` to completion, killing it after `limit`; its stdout. Anything on stderr fails it.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String> {
     let mut child = cmd
         .stdin(Stdio::null())
@@ -134,7 +134,8 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String> {
     let out = stdout.join().unwrap_or_default();
     let err = stderr.join().unwrap_or_default();
     match status {
-        Some(s) if s.success() => Ok(out),
+        // wrk reports a broken script on stderr and then runs a plain GET: never accept that.
+        Some(s) if s.success() && err.trim().is_empty() => Ok(out),
         Some(s) => Err(format!("{cmd:?} failed with {s}:\n{out}{err}")),
         None => Err(format!("{cmd:?} killed after {} s:\n{out}{err}", limit.as_secs())),
     }

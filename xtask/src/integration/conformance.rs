@@ -20,6 +20,8 @@ use crate::util::Result;
 
 /// Longest check message printed; the full text is in `results/*/checks.json`.
 const MAX_MESSAGE: usize = 400;
+/// Most scenario names in a FAIL line; the summary above it lists every failed check.
+const MAX_LISTED: usize = 6;
 
 /// Which installed conformance package a suite runs.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +128,7 @@ fn run_suite(suite: &Suite, peers: &Peers, example: &Path) -> Result {
     }
     if !failing.is_empty() {
         let total = scenarios.iter().filter(|s| s.scored).count();
-        return Err(format!("{} of {total} scenarios failed: {}{died}", failing.len(), failing.join(", ")));
+        return Err(format!("{} of {total} scenarios failed: {}{died}", failing.len(), list(&failing)));
     }
     if let Some(why) = exit_failure {
         return Err(format!("the suite ended with {why} although every scenario passed{}", process::log_hint(&log)));
@@ -223,6 +225,14 @@ fn print_summary(
     }
     if failed > 0 || !unscored_failing.is_empty() {
         println!("    details: {}", dir.join("results").display());
+    }
+}
+
+/// `a, b, c` with at most `MAX_LISTED` names.
+fn list(names: &[&str]) -> String {
+    match names.len().checked_sub(MAX_LISTED) {
+        None | Some(0) => names.join(", "),
+        Some(more) => format!("{}, and {more} more", names[..MAX_LISTED].join(", ")),
     }
 }
 

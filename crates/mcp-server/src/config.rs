@@ -46,6 +46,8 @@ pub struct ServerSection {
     pub cache_ttl_ms: u64,
     /// Deepest accepted JSON nesting.
     pub max_json_depth: usize,
+    /// Most `subscriptions/listen` streams open at once.
+    pub max_listen_streams: usize,
     /// Legacy session caps.
     pub sessions: SessionsSection,
 }
@@ -61,6 +63,7 @@ impl Default for ServerSection {
             request_state_ttl_secs: 600,
             cache_ttl_ms: 0,
             max_json_depth: 64,
+            max_listen_streams: 1000,
             sessions: SessionsSection::default(),
         }
     }
@@ -143,7 +146,7 @@ impl Config {
         let de = toml::Value::Table(doc);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            ServerError::Config(format!("key `{path}`: {} (see docs/configuration.md)", e.inner()))
+            ServerError::Config(format!("key `{path}`: {} (see docs/configuration.md)", e.inner().message()))
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -181,6 +184,9 @@ impl Config {
                 return bad(k, "must be between 1 and 86400 seconds");
             }
         }
+        if s.max_listen_streams == 0 {
+            return bad("server.max_listen_streams", "must be at least 1");
+        }
         if s.sessions.max_sessions == 0 || s.sessions.max_per_principal == 0 {
             return bad("server.sessions", "max_sessions and max_per_principal must be at least 1");
         }
@@ -211,6 +217,7 @@ impl Config {
                 max_per_principal: s.sessions.max_per_principal,
                 idle_timeout: Duration::from_secs(s.sessions.idle_timeout_secs),
             },
+            max_listen_streams: s.max_listen_streams,
         }
     }
 }

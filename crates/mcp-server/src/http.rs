@@ -294,7 +294,15 @@ impl HttpFront {
         let log_level = meta.and_then(|m| m.get(META_LOG_LEVEL)).and_then(Value::as_str).and_then(LogLevel::parse);
         let caps = caps.clone();
         if r.method == "subscriptions/listen" {
-            return self.listen(id.clone(), &params);
+            return match ListenSlot::take(&self.server) {
+                Some(slot) => self.listen(id.clone(), &params, slot),
+                None => fail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    SecurityEventKind::CapacityExceeded,
+                    "listen stream limit reached",
+                    err(codes::CAPACITY_EXCEEDED, "Too many subscription streams"),
+                ),
+            };
         }
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let call = Call {
@@ -346,7 +354,7 @@ impl HttpFront {
         Ok(())
     }
 
-    fn listen(&self, id: RequestId, params: &Value) -> Response<Body> {
+    fn listen(&self, id: RequestId, params: &Value, slot: ListenSlot) -> Response<Body> {
         let filter = params.get("notifications").cloned().unwrap_or(json!({}));
         let flag = |k: &str| filter.get(k).and_then(Value::as_bool).unwrap_or(false);
         let tools = flag("toolsListChanged");
@@ -381,6 +389,7 @@ impl HttpFront {
         let mut changes = self.server.0.hub.subscribe();
         let (tx, body) = Body::channel(STREAM_QUEUE);
         tokio::spawn(async move {
+            let _slot = slot;
             if !tx.send_event(None, &ack).await {
                 return;
             }
@@ -399,6 +408,7 @@ impl HttpFront {
                         };
                         if !tx.send_event(None, &tag(msg)).await { break; }
                     }
+                    () = tx.closed() => break,
                     _ = keepalive.tick() => {
                         if !tx.send_raw(Bytes::from_static(b": keep-alive\n\n")).await { break; }
                     }
@@ -619,6 +629,7 @@ impl HttpFront {
                         };
                         if !tx.send_event(None, &serde_json::to_vec(&msg).unwrap_or_default()).await { break; }
                     }
+                    () = tx.closed() => break,
                     _ = keepalive.tick() => {
                         if server.0.sessions.get(&sid).is_none() { break; }
                         if !tx.send_raw(Bytes::from_static(b": keep-alive\n\n")).await { break; }
@@ -702,6 +713,28 @@ impl HttpFront {
             forget(inflight);
         });
         sse_response(body)
+    }
+}
+
+/// One of the `max_listen_streams` places, given back on drop.
+struct ListenSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl ListenSlot {
+    fn take(server: &McpServer) -> Option<Self> {
+        let counter = &server.0.listeners;
+        let max = server.0.settings.max_listen_streams;
+        counter
+            .fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(counter.clone()))
+    }
+}
+
+impl Drop for ListenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

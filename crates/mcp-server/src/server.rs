@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub limits: mcp_protocol::Limits,
     /// Session caps (legacy era).
     pub sessions: crate::session::SessionLimits,
+    /// Most `subscriptions/listen` streams open at once (stateless era).
+    pub max_listen_streams: usize,
 }
 
 impl Default for ServerSettings {
@@ -43,6 +45,7 @@ impl Default for ServerSettings {
             cache_ttl_ms: 0,
             limits: mcp_protocol::Limits::default(),
             sessions: crate::session::SessionLimits::default(),
+            max_listen_streams: 1000,
         }
     }
 }
@@ -85,6 +88,7 @@ pub(crate) struct Inner {
     pub(crate) sessions: SessionStore,
     pub(crate) hub: Arc<Hub>,
     pub(crate) events: Arc<dyn AuditSink>,
+    pub(crate) listeners: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -285,6 +289,7 @@ impl ServerBuilder {
             sessions,
             hub: Arc::default(),
             events: self.events,
+            listeners: Arc::default(),
         })))
     }
 }

@@ -531,3 +531,51 @@ fn input_required_round_trip_and_tampering() {
     assert_error(&r, 400, -32021);
     assert!(r.json()["error"]["data"]["requiredCapabilities"]["elicitation"].is_object());
 }
+
+/// Open a request and return the socket plus what arrived before `until` appeared.
+fn open_stream(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8], until: &str) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = format!("POST /mcp HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(until) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    (s, String::from_utf8_lossy(&got).into_owned())
+}
+
+#[test]
+fn listen_streams_ack_and_are_capped() {
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let s = start(cfg, ServerSettings { max_listen_streams: 1, ..Default::default() });
+    let h = [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "subscriptions/listen")];
+    let body = modern_body(11, "subscriptions/listen", json!({"notifications": {"toolsListChanged": true}}));
+    let (first, text) = open_stream(s.addr, &h, &body, "acknowledged");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"io.modelcontextprotocol/subscriptionId\":11"), "{text}");
+    assert!(text.contains("\"toolsListChanged\":true"), "{text}");
+    let r = send(s.addr, "POST", &h, &body);
+    assert_error(&r, 503, -32052);
+    // Closing the first stream gives its place back.
+    drop(first);
+    let mut ok = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(20));
+        let (_s, text) = open_stream(s.addr, &h, &body, "\r\n\r\n");
+        if text.starts_with("HTTP/1.1 200") {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the listen slot was not released after the client left");
+}

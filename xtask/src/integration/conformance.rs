@@ -119,21 +119,25 @@ fn run_suite(suite: &Suite, peers: &Peers, example: &Path) -> Result {
     let checks = read_checks(&results);
     print_summary(suite, &scenarios, &checks, finished.elapsed, &dir);
 
-    let exit_failure = finished.describe_failure(suite.timeout);
-    let failing: Vec<&str> = scenarios.iter().filter(|s| s.scored && s.failed > 0).map(|s| s.name.as_str()).collect();
+    verdict(&scenarios, finished.describe_failure(suite.timeout), server_died, &log)
+}
+
+/// Pass when the summary lists no failing scored scenario and the suite exited with 0.
+fn verdict(scenarios: &[Scenario], exit_failure: Option<String>, server_died: Option<String>, log: &Path) -> Result {
     let died = server_died.map(|d| format!("; {d}")).unwrap_or_default();
     if scenarios.is_empty() {
-        let why = exit_failure.unwrap_or_else(|| "exited".into());
-        return Err(format!("the suite {why} without a summary{}{died}", process::log_hint(&log)));
+        let why = exit_failure.unwrap_or_else(|| "exit status: 0".into());
+        return Err(format!("the suite ended ({why}) without a summary{}{died}", process::log_hint(log)));
     }
+    let failing: Vec<&str> = scenarios.iter().filter(|s| s.scored && s.failed > 0).map(|s| s.name.as_str()).collect();
     if !failing.is_empty() {
         let total = scenarios.iter().filter(|s| s.scored).count();
         return Err(format!("{} of {total} scenarios failed: {}{died}", failing.len(), list(&failing)));
     }
-    if let Some(why) = exit_failure {
-        return Err(format!("the suite ended with {why} although every scenario passed{}", process::log_hint(&log)));
+    match exit_failure {
+        Some(why) => Err(format!("the suite ended ({why}) although every scenario passed{}", process::log_hint(log))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The scenarios of the `=== SUMMARY ===` block (`✓ name: 1 passed, 0 failed`), with the alpha's

@@ -164,3 +164,30 @@ pub fn log_hint(log: &Path) -> String {
         None => format!(" (log: {})", log.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_logged_kills_at_the_deadline() {
+        let log = std::env::temp_dir().join(format!("xtask-run-logged-{}.log", std::process::id()));
+        let finished =
+            run_logged(Command::new("sh").args(["-c", "echo started; sleep 30"]), &log, Duration::from_millis(300))
+                .expect("sh runs");
+        assert!(finished.status.is_none());
+        assert!(finished.elapsed < Duration::from_secs(10));
+        assert_eq!(tail(&log, 5), ["started"]);
+        let _ = std::fs::remove_file(log);
+    }
+
+    #[test]
+    fn run_logged_reports_the_exit_status() {
+        let log = std::env::temp_dir().join(format!("xtask-run-status-{}.log", std::process::id()));
+        let finished =
+            run_logged(Command::new("sh").args(["-c", "exit 3"]), &log, Duration::from_secs(10)).expect("sh runs");
+        assert_eq!(finished.status.and_then(|s| s.code()), Some(3));
+        assert!(finished.describe_failure(Duration::from_secs(10)).is_some());
+        let _ = std::fs::remove_file(log);
+    }
+}

@@ -131,6 +131,20 @@ impl PendingRequests {
         }
     }
 
+    /// Deliver a decoded JSON-RPC response from the client. Returns false when no request with
+    /// that id is waiting (a late or unsolicited answer, which is dropped).
+    pub(crate) fn complete_response(&self, resp: &mcp_protocol::Response<'_>) -> bool {
+        let outcome = match resp.outcome {
+            Ok(v) => serde_json::from_str(v.get()).map_err(|_| Value::Null),
+            Err(e) => Err(serde_json::from_str(e.get()).unwrap_or(Value::Null)),
+        };
+        let id = match &resp.id {
+            mcp_protocol::RequestId::String(s) => s.clone(),
+            mcp_protocol::RequestId::Number(n) => n.to_string(),
+        };
+        self.complete(&id, outcome)
+    }
+
     /// Deliver the client's answer. Returns false when no request with that id is waiting.
     pub fn complete(&self, id: &str, outcome: Result<Value, Value>) -> bool {
         let tx = self.map.lock().ok().and_then(|mut m| m.remove(id));

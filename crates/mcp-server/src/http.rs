@@ -490,15 +490,7 @@ impl HttpFront {
                 accepted()
             }
             Message::Response(resp) => {
-                let outcome = match resp.outcome {
-                    Ok(v) => serde_json::from_str(v.get()).map_err(|_| Value::Null),
-                    Err(e) => Err(serde_json::from_str(e.get()).unwrap_or(Value::Null)),
-                };
-                let id = match &resp.id {
-                    RequestId::String(s) => s.clone(),
-                    RequestId::Number(n) => n.to_string(),
-                };
-                session.pending.complete(&id, outcome);
+                session.pending.complete_response(&resp);
                 accepted()
             }
             Message::Request(r) => {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mcp_core::{AuthMethod, Principal, SecurityEventKind};
-use mcp_protocol::{Era, ErrorObject, Message, ProtocolVersion, RequestId, codes, decode};
+use mcp_protocol::{Era, ErrorObject, Message, ProtocolVersion, codes, decode};
 use mcp_transport::stdio::{self, Frame};
 use serde_json::{Map, Value, json};
 
@@ -80,15 +80,7 @@ fn handle_line(
     };
     let r = match msg {
         Message::Response(resp) => {
-            let outcome = match resp.outcome {
-                Ok(v) => serde_json::from_str(v.get()).map_err(|_| Value::Null),
-                Err(e) => Err(serde_json::from_str(e.get()).unwrap_or(Value::Null)),
-            };
-            let id = match &resp.id {
-                RequestId::String(s) => s.clone(),
-                RequestId::Number(n) => n.to_string(),
-            };
-            pending.complete(&id, outcome);
+            pending.complete_response(&resp);
             return;
         }
         Message::Notification(n) => {

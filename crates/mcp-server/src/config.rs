@@ -133,7 +133,9 @@ impl Config {
         let mut doc: toml::Table =
             toml::from_str(text).map_err(|e| ServerError::Config(format!("not valid TOML: {e}")))?;
         for (k, v) in env {
-            let Some(path) = k.strip_prefix("MCP_") else { continue };
+            // Every key lives in a section, so an override always has a `__`; single-segment
+            // names such as `MCP_LOG` are not config keys.
+            let Some(path) = k.strip_prefix("MCP_").filter(|p| p.contains("__")) else { continue };
             let keys: Vec<String> = path.split("__").map(|s| s.to_ascii_lowercase()).collect();
             if keys.iter().any(String::is_empty) {
                 return Err(ServerError::Config(format!(

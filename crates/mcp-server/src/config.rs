@@ -24,6 +24,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Process logging.
     pub logging: LoggingSection,
+    /// TLS of every outbound call (identity provider, secret backends).
+    pub outbound_tls: mcp_transport::outbound::OutboundTlsConfig,
 }
 
 /// `[server]`.
@@ -167,7 +169,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ServerError> {
-        self.http.validate().map_err(|e| ServerError::Config(format!("http.{e}")))?;
+        self.http.validate().map_err(|e| match e {
+            mcp_transport::TransportError::Config { key, reason } => {
+                ServerError::Config(format!("key `http.{key}`: {reason}"))
+            }
+            other => ServerError::Config(other.to_string()),
+        })?;
         let bad = |key: &str, why: &str| Err(ServerError::Config(format!("key `{key}`: {why}")));
         let s = &self.server;
         if !(1..=1000).contains(&s.page_size) {
@@ -192,14 +199,14 @@ impl Config {
         if s.sessions.max_sessions == 0 || s.sessions.max_per_principal == 0 {
             return bad("server.sessions", "max_sessions and max_per_principal must be at least 1");
         }
+        mcp_transport::outbound::client_config(&self.outbound_tls, None).map_err(|e| match e {
+            mcp_transport::TransportError::Config { key, reason } => {
+                ServerError::Config(format!("key `{key}`: {reason}"))
+            }
+            other => ServerError::Config(other.to_string()),
+        })?;
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return bad("logging.level", "not a valid filter (try \"info\" or \"mcp_server=debug,info\")");
-        }
-        if !self.http.listen.ip().is_loopback() {
-            return bad(
-                "http.listen",
-                "a non-loopback address needs TLS, which this build does not configure yet; listen on 127.0.0.1 behind a TLS-terminating proxy",
-            );
         }
         Ok(())
     }

@@ -93,6 +93,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: no new connections, finishing open requests");
 }
 
+/// Reload TLS certificates on SIGHUP (open connections are kept).
+fn spawn_sighup_reload(reloader: std::sync::Arc<mcp_transport::tls::TlsReloader>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            if let Err(e) = reloader.reload() {
+                tracing::error!(error = %e, "TLS reload on SIGHUP failed; keeping the previous certificates");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = reloader;
+}
+
 async fn serve(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
@@ -101,12 +116,8 @@ async fn serve(
 ) -> Result<(), ServerError> {
     let mut cfg = Config::load(config.as_deref())?;
     if let Some(addr) = listen {
-        if !addr.ip().is_loopback() {
-            return Err(ServerError::Config(format!(
-                "--listen {addr}: a non-loopback address needs TLS, which this build does not configure yet; listen on 127.0.0.1 behind a TLS-terminating proxy"
-            )));
-        }
         cfg.http.listen = addr;
+        cfg.http.validate().map_err(|e| ServerError::Config(format!("--listen {addr}: {e}")))?;
     }
     init_logging(&cfg, format);
     let server = build(&cfg)?;
@@ -115,6 +126,9 @@ async fn serve(
         return mcp_server::stdio::serve_stdio(server).await;
     }
     let listener = mcp_transport::http::HttpServer::bind(cfg.http.clone()).await?;
+    if let Some(reloader) = listener.tls_reloader() {
+        spawn_sighup_reload(reloader);
+    }
     let addr = listener.local_addr().map_err(|e| ServerError::Config(format!("cannot read the bound address: {e}")))?;
     tracing::info!(url = %format!("http://{addr}{}", cfg.http.path), "serving MCP over Streamable HTTP");
     mcp_server::serve_on(server, listener, &cfg.http.path, shutdown_signal()).await;

@@ -32,6 +32,8 @@ pub struct HttpConfig {
     pub security_headers: SecurityHeaders,
     /// Cross-origin resource sharing (off by default).
     pub cors: CorsConfig,
+    /// HTTPS (and mutual TLS). Absent: plain HTTP, allowed only on loopback addresses.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +51,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             security_headers: SecurityHeaders::default(),
             cors: CorsConfig::default(),
+            tls: None,
         }
     }
 }
@@ -87,6 +90,12 @@ impl HttpConfig {
             if v == 0 || v > 3600 {
                 return bad(key, "must be between 1 and 3600 seconds");
             }
+        }
+        if self.tls.is_none() && !self.listen.ip().is_loopback() {
+            return bad(
+                "listen",
+                "a non-loopback address needs TLS: configure [http.tls] (cert_path, key_path), or listen on 127.0.0.1 behind a TLS-terminating proxy",
+            );
         }
         if self.allowed_hosts.is_empty() {
             return bad("allowed_hosts", "must name at least one host (the server would refuse every request)");

@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::body::Body;
 use crate::config::HttpConfig;
 use crate::guard::{Guard, Refusal};
+use crate::tls::TlsReloader;
 
 /// A request whose body has been read within the limits.
 #[derive(Debug)]
@@ -32,6 +33,19 @@ pub struct IncomingRequest {
     pub body: Bytes,
     /// Remote address.
     pub peer: SocketAddr,
+    /// TLS details when the connection is HTTPS.
+    pub tls: Option<Arc<TlsInfo>>,
+}
+
+/// What the TLS handshake established.
+#[derive(Debug, Default)]
+pub struct TlsInfo {
+    /// DER of the verified client certificate (mutual TLS), leaf only.
+    pub client_cert_der: Option<Vec<u8>>,
+    /// Negotiated protocol, e.g. `TLSv1_3`.
+    pub protocol: Option<String>,
+    /// Negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: Option<String>,
 }
 
 /// Why the transport refused a request before the handler saw it.
@@ -50,6 +64,9 @@ pub enum Rejection {
     BodyError,
     /// The handler did not answer within the request timeout.
     HandlerTimeout,
+    /// The TLS handshake failed (no, untrusted, expired or revoked client certificate, old
+    /// protocol version, ...). The connection is closed without an HTTP answer.
+    TlsHandshake,
     /// `max_concurrent_connections` reached.
     ConnectionLimit,
 }
@@ -64,6 +81,7 @@ impl Rejection {
             Self::BodyTimeout => "body not received in time",
             Self::BodyError => "body could not be read",
             Self::HandlerTimeout => "no response in time",
+            Self::TlsHandshake => "TLS handshake failed",
             Self::ConnectionLimit => "connection limit reached",
         }
     }
@@ -76,6 +94,7 @@ impl Rejection {
             Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "Request body not received in time"),
             Self::BodyError => (StatusCode::BAD_REQUEST, "Request body could not be read"),
             Self::HandlerTimeout => (StatusCode::GATEWAY_TIMEOUT, "Request timed out"),
+            Self::TlsHandshake => (StatusCode::BAD_REQUEST, "TLS handshake failed"),
             Self::ConnectionLimit => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections"),
         }
     }
@@ -178,6 +197,7 @@ impl<H: HttpHandler> Shared<H> {
         self: Arc<Self>,
         req: http::Request<Incoming>,
         peer: SocketAddr,
+        tls: Option<Arc<TlsInfo>>,
         activity: Arc<ConnActivity>,
     ) -> Response<Body> {
         let inflight = Inflight::new(&activity);
@@ -212,7 +232,7 @@ impl<H: HttpHandler> Shared<H> {
             Ok(Err(_)) => return self.refuse(peer, Rejection::BodyError, cors.as_ref()),
             Err(_) => return self.refuse(peer, Rejection::BodyTimeout, cors.as_ref()),
         };
-        let fut = self.handler.handle(IncomingRequest { parts, body: bytes, peer });
+        let fut = self.handler.handle(IncomingRequest { parts, body: bytes, peer, tls });
         let mut resp = match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
             Err(_) => return self.refuse(peer, Rejection::HandlerTimeout, cors.as_ref()),
@@ -230,17 +250,23 @@ impl<H: HttpHandler> Shared<H> {
 pub struct HttpServer {
     listener: TcpListener,
     cfg: HttpConfig,
-    tls: bool,
+    tls: Option<Arc<TlsReloader>>,
 }
 
 impl HttpServer {
     /// Validate `cfg` and bind its `listen` address.
     pub async fn bind(cfg: HttpConfig) -> Result<Self, crate::TransportError> {
         cfg.validate()?;
+        let tls = cfg.tls.clone().map(TlsReloader::new).transpose()?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| crate::TransportError::Bind { addr: cfg.listen, source })?;
-        Ok(Self { listener, cfg, tls: false })
+        Ok(Self { listener, cfg, tls })
+    }
+
+    /// The TLS config holder, to reload certificates on demand (e.g. on SIGHUP).
+    pub fn tls_reloader(&self) -> Option<Arc<TlsReloader>> {
+        self.tls.clone()
     }
 
     /// The bound address (useful with port 0).
@@ -257,9 +283,20 @@ impl HttpServer {
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.cfg.header_read_timeout()).keep_alive(true);
         builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
         let max_conns = self.cfg.max_concurrent_connections;
-        let shared = Arc::new(Shared { guard: Guard::new(&self.cfg, self.tls), cfg: self.cfg, handler });
+        let shared = Arc::new(Shared { guard: Guard::new(&self.cfg, self.tls.is_some()), cfg: self.cfg, handler });
         let conns = Arc::new(Semaphore::new(max_conns));
         let (stop_tx, stop_rx) = watch::channel(false);
+        let poller = self.tls.clone().filter(|t| t.check_interval() > 0).map(|t| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(t.check_interval()));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    t.reload_if_changed();
+                }
+            })
+        });
+        let handshake_timeout = shared.cfg.header_read_timeout();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -280,51 +317,99 @@ impl HttpServer {
                 tokio::spawn(refuse_connection(stream));
                 continue;
             };
-            let shared = shared.clone();
-            let builder = builder.clone();
-            let mut stop_rx = stop_rx.clone();
-            tokio::spawn(async move {
-                let activity = Arc::new(ConnActivity {
-                    start: Instant::now(),
-                    inflight: AtomicUsize::new(0),
-                    last_ms: AtomicU64::new(0),
-                });
-                let act = activity.clone();
-                let svc = service_fn(move |req| {
-                    let shared = shared.clone();
-                    let act = act.clone();
-                    async move { Ok::<_, std::convert::Infallible>(shared.serve(req, peer, act).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                let mut conn = std::pin::pin!(conn);
-                let mut tick = tokio::time::interval(idle / 2);
-                tick.tick().await;
-                let mut draining = false;
-                loop {
-                    tokio::select! {
-                        _ = conn.as_mut() => break,
-                        r = stop_rx.changed(), if !draining => {
-                            let _ = r;
-                            draining = true;
-                            conn.as_mut().graceful_shutdown();
-                        }
-                        _ = tick.tick(), if !draining => {
-                            let quiet = activity.start.elapsed().as_millis() as u64 - activity.last_ms.load(Ordering::Relaxed);
-                            if activity.inflight.load(Ordering::Relaxed) == 0 && quiet >= idle.as_millis() as u64 {
-                                draining = true;
-                                conn.as_mut().graceful_shutdown();
-                            }
-                        }
-                    }
+            let conn = Conn { shared: shared.clone(), builder: builder.clone(), stop: stop_rx.clone(), idle, peer };
+            match &self.tls {
+                None => {
+                    tokio::spawn(async move {
+                        conn.run(stream, None).await;
+                        drop(permit);
+                    });
                 }
-                drop(permit);
-            });
+                Some(reloader) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(reloader.current());
+                    tokio::spawn(async move {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => {
+                                let info = tls_info(tls.get_ref().1);
+                                conn.run(tls, Some(Arc::new(info))).await;
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                conn.shared.handler.rejected(peer, Rejection::TlsHandshake);
+                            }
+                            Err(_) => conn.shared.handler.rejected(peer, Rejection::TlsHandshake),
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        if let Some(p) = poller {
+            p.abort();
         }
         drop(self.listener);
         let _ = stop_tx.send(true);
         // Wait for open connections to finish, bounded by the request timeout.
         let all = u32::try_from(max_conns).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(request_timeout, conns.acquire_many(all)).await;
+    }
+}
+
+fn tls_info(c: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
+        client_cert_der: c.peer_certificates().and_then(|certs| certs.first()).map(|c| c.as_ref().to_vec()),
+        protocol: c.protocol_version().map(|v| format!("{v:?}")),
+        cipher_suite: c.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
+    }
+}
+
+/// One accepted connection.
+struct Conn<H> {
+    shared: Arc<Shared<H>>,
+    builder: auto::Builder<TokioExecutor>,
+    stop: watch::Receiver<bool>,
+    idle: Duration,
+    peer: SocketAddr,
+}
+
+impl<H: HttpHandler> Conn<H> {
+    async fn run<I>(mut self, io: I, tls: Option<Arc<TlsInfo>>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity =
+            Arc::new(ConnActivity { start: Instant::now(), inflight: AtomicUsize::new(0), last_ms: AtomicU64::new(0) });
+        let act = activity.clone();
+        let shared = self.shared.clone();
+        let peer = self.peer;
+        let svc = service_fn(move |req| {
+            let shared = shared.clone();
+            let act = act.clone();
+            let tls = tls.clone();
+            async move { Ok::<_, std::convert::Infallible>(shared.serve(req, peer, tls, act).await) }
+        });
+        let conn = self.builder.serve_connection(TokioIo::new(io), svc);
+        let mut conn = std::pin::pin!(conn);
+        let mut tick = tokio::time::interval(self.idle / 2);
+        tick.tick().await;
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                _ = conn.as_mut() => break,
+                r = self.stop.changed(), if !draining => {
+                    let _ = r;
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                _ = tick.tick(), if !draining => {
+                    let quiet = activity.start.elapsed().as_millis() as u64 - activity.last_ms.load(Ordering::Relaxed);
+                    if activity.inflight.load(Ordering::Relaxed) == 0 && quiet >= self.idle.as_millis() as u64 {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -7,6 +7,9 @@
 //! - [`Body`]: a response body that is either one buffer (one write) or a stream of SSE frames.
 //! - [`stdio`]: newline-delimited JSON framing over stdin/stdout with a bounded line length.
 //!
+//! - [`tls`]: inbound TLS (1.3 minimum by default), mutual TLS with CRLs and a chain-depth limit,
+//!   hot reload; [`outbound`]: the client TLS config with SPKI pinning.
+//!
 //! This crate knows nothing of MCP methods; `mcp-server` supplies the handler.
 
 pub mod body;
@@ -14,9 +17,11 @@ mod config;
 mod error;
 mod guard;
 pub mod http;
+pub mod outbound;
 pub mod stdio;
+pub mod tls;
 
 pub use body::{Body, SseSender};
 pub use config::{CorsConfig, HttpConfig, SecurityHeaders};
 pub use error::TransportError;
-pub use http::{HttpHandler, IncomingRequest, Rejection};
+pub use http::{HttpHandler, IncomingRequest, Rejection, TlsInfo};

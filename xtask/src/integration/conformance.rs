@@ -68,7 +68,7 @@ const SUITES: [Suite; 4] = [
 struct Scenario {
     name: String,
     failed: u32,
-    /// `false` for the alpha's "Not scored for <revision>" scenarios (pending, extensions), which do not count.
+    /// `false` for the alpha's "Not scored for `<revision>`" scenarios (pending, extensions), which do not count.
     scored: bool,
 }
 
@@ -141,7 +141,7 @@ fn verdict(scenarios: &[Scenario], exit_failure: Option<String>, server_died: Op
 }
 
 /// The scenarios of the `=== SUMMARY ===` block (`✓ name: 1 passed, 0 failed`), with the alpha's
-/// "Not scored for <revision>:" list (`  ✗ name (pending)`) marking the scenarios that do not count.
+/// "Not scored for `<revision>`:" list (`  ✗ name (pending)`) marking the scenarios that do not count.
 fn parse_summary(output: &str) -> Vec<Scenario> {
     let Some((_, summary)) = output.split_once("=== SUMMARY ===") else { return Vec::new() };
     let mut scenarios: Vec<Scenario> = summary.lines().filter_map(parse_summary_line).collect();

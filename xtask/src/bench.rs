@@ -3,13 +3,13 @@
 //! on core 0 with one worker thread, `wrk -t1` on core 1, interleaved runs, median of each
 //! metric. `--soak` adds a memory soak (see [`soak`]). What it measures: docs/benchmarks.md.
 
+mod machine;
 mod probe;
 mod server;
 mod soak;
 mod wrk;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use server::{Server, Target};
 
@@ -54,7 +54,6 @@ impl Options {
                 "--sessions" => soak_opts.sessions = value("--sessions")?,
                 "--quick" => quick = true,
                 "--soak" => soak = true,
-                "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n\n{USAGE}")),
             }
         }
@@ -67,6 +66,10 @@ impl Options {
 }
 
 pub fn run(args: &[String]) -> Result {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let opts = Options::parse(args)?;
     preflight()?;
     util::run(util::cargo().args([
@@ -82,7 +85,7 @@ pub fn run(args: &[String]) -> Result {
         "bare_hyper",
     ]))?;
     let dir = bench_dir()?;
-    check_quiet();
+    machine::check_quiet();
     let ticks = server::clock_ticks();
     let mut rows = Vec::new();
     for conns in CONNECTIONS {
@@ -112,30 +115,6 @@ fn bench_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Warn when other processes keep the machine busy (the numbers would be noisy).
-fn check_quiet() {
-    let Some(busy) = machine_busy(Duration::from_secs(1)) else { return };
-    eprintln!("machine busy before the runs: {:.0}% of all cores", busy * 100.0);
-    if busy > 0.10 {
-        eprintln!("WARNING: other processes are using the CPU; req/s and CPU/request will be noisy");
-    }
-}
-
-/// Share of all cores not idle over `window` (from the `cpu` line of /proc/stat).
-fn machine_busy(window: Duration) -> Option<f64> {
-    let sample = || -> Option<(u64, u64)> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let nums: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-        let idle = nums.get(3)? + nums.get(4)?;
-        Some((nums.iter().sum(), idle))
-    };
-    let (t0, i0) = sample()?;
-    std::thread::sleep(window);
-    let (t1, i1) = sample()?;
-    let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
-    Some(1.0 - (i1 - i0) as f64 / total as f64)
-}
-
 /// The medians of one target at one connection count.
 #[derive(Clone, Copy, Debug, Default)]
 struct Sample {
@@ -146,6 +125,8 @@ struct Sample {
     cpu_us: f64,
     /// Server CPU time / wall time (1.0 = one core saturated).
     cpu_share: f64,
+    /// Share of the server's core that other processes used during the run.
+    others: f64,
 }
 
 #[derive(Debug)]
@@ -155,16 +136,20 @@ struct Row {
     median: Sample,
     /// Lowest and highest req/s of the runs.
     rps_range: (f64, f64),
+    /// Largest share of the server's core other processes took in any run.
+    worst_others: f64,
+    /// Requests carried an API key.
+    authenticated: bool,
     peak_rss_kib: u64,
 }
 
 /// Both servers, fresh, at one connection count: verify, warm up, then alternate runs
 /// (ours-bare, bare-ours, ...) so drift hits both alike.
 fn group(conns: u32, opts: &Options, dir: &Path, ticks: u64) -> Result<Vec<Row>> {
-    let call = probe::modern_call();
     let mut servers = [Server::start(Target::Ours, dir)?, Server::start(Target::Bare, dir)?];
     let mut scripts = Vec::new();
     for s in &mut servers {
+        let call = s.authorize(&probe::modern_call());
         probe::verify(s.addr, &call, s.target.name())?;
         let script = wrk::script(dir, &format!("{}-c{conns}", s.target.name()), &call, s.addr, None)?;
         measure(s, &script, conns, WARMUP_SECS, ticks)?;
@@ -176,7 +161,7 @@ fn group(conns: u32, opts: &Options, dir: &Path, ticks: u64) -> Result<Vec<Row>>
         for i in order {
             let s = measure(&mut servers[i], &scripts[i], conns, opts.duration, ticks)?;
             eprintln!(
-                "  c={conns:<3} run {}/{} {}: {:>8.0} req/s  p50 {:>9}  p99 {:>9}  {:>6.1} µs CPU/req  {:>3.0}% core",
+                "  c={conns:<3} run {}/{} {}: {:>8.0} req/s  p50 {:>9}  p99 {:>9}  {:>6.1} µs CPU/req  {:>3.0}% core (others {:.0}%)",
                 run + 1,
                 opts.runs,
                 servers[i].target.name(),
@@ -184,17 +169,18 @@ fn group(conns: u32, opts: &Options, dir: &Path, ticks: u64) -> Result<Vec<Row>>
                 latency(s.p50_us),
                 latency(s.p99_us),
                 s.cpu_us,
-                s.cpu_share * 100.0
+                s.cpu_share * 100.0,
+                s.others * 100.0
             );
             samples[i].push(s);
         }
     }
-    servers.iter().zip(samples).map(|(s, runs)| row(s, conns, &call, &runs)).collect()
+    servers.iter().zip(samples).map(|(s, runs)| row(s, conns, &runs)).collect()
 }
 
 /// Summarize `runs` of `server`, after checking it still answers correctly.
-fn row(server: &Server, conns: u32, call: &probe::Call, runs: &[Sample]) -> Result<Row> {
-    probe::verify(server.addr, call, server.target.name())?;
+fn row(server: &Server, conns: u32, runs: &[Sample]) -> Result<Row> {
+    probe::verify(server.addr, &server.authorize(&probe::modern_call()), server.target.name())?;
     let pick = |f: fn(&Sample) -> f64| median(runs.iter().map(f).collect());
     let rps: Vec<f64> = runs.iter().map(|s| s.rps).collect();
     Ok(Row {
@@ -206,7 +192,10 @@ fn row(server: &Server, conns: u32, call: &probe::Call, runs: &[Sample]) -> Resu
             p99_us: pick(|s| s.p99_us),
             cpu_us: pick(|s| s.cpu_us),
             cpu_share: pick(|s| s.cpu_share),
+            others: pick(|s| s.others),
         },
+        worst_others: runs.iter().map(|s| s.others).fold(0.0, f64::max),
+        authenticated: server.authenticated(),
         rps_range: (rps.iter().copied().fold(f64::INFINITY, f64::min), rps.iter().copied().fold(0.0, f64::max)),
         peak_rss_kib: server.memory_kib("VmHWM")?,
     })
@@ -214,9 +203,11 @@ fn row(server: &Server, conns: u32, call: &probe::Call, runs: &[Sample]) -> Resu
 
 /// One wrk run against `server`, with the server's CPU time over it.
 fn measure(server: &mut Server, script: &Path, conns: u32, secs: u64, ticks: u64) -> Result<Sample> {
+    let core = machine::CoreTimes::server_core();
     let before = server.cpu_ticks()?;
     let report = wrk::run(script, server.addr, conns, secs)?;
     let after = server.cpu_ticks()?;
+    let core_busy = machine::CoreTimes::server_core().zip(core).and_then(|(now, then)| now.busy_since(then));
     server.check_alive()?;
     if report.non_2xx > 0 || report.socket_errors > 0 || report.requests == 0 {
         return Err(server.failure(&format!(
@@ -225,12 +216,14 @@ fn measure(server: &mut Server, script: &Path, conns: u32, secs: u64, ticks: u64
         )));
     }
     let cpu_us = after.saturating_sub(before) as f64 * 1e6 / ticks as f64;
+    let cpu_share = cpu_us / report.elapsed.as_micros().max(1) as f64;
     Ok(Sample {
         rps: report.rps,
         p50_us: report.p50_us,
         p99_us: report.p99_us,
         cpu_us: cpu_us / report.requests as f64,
-        cpu_share: cpu_us / report.elapsed.as_micros().max(1) as f64,
+        cpu_share,
+        others: core_busy.map_or(0.0, |b| (b - cpu_share).max(0.0)),
     })
 }
 
@@ -262,6 +255,7 @@ fn print_table(rows: &[Row], opts: &Options) {
         opts.duration,
         opts.runs
     );
+    println!("{}", auth_line(rows.iter().any(|r| r.authenticated)));
     println!();
     println!(
         "{:>5}  {:<9} {:>9} {:>19} {:>9} {:>9} {:>11} {:>6} {:>10}",
@@ -301,14 +295,31 @@ fn print_table(rows: &[Row], opts: &Options) {
     notes(rows);
 }
 
-/// Flag results against the project's goals (ARCHITECTURE.md, "The hot path").
+/// How ours was called.
+fn auth_line(authenticated: bool) -> &'static str {
+    if authenticated {
+        "ours: embedded default configuration, every request authenticated with an API key (x-api-key)"
+    } else {
+        "ours: embedded default configuration; this build has no API keys (anonymous callers)"
+    }
+}
+
+/// Flag results against the project's goals (ARCHITECTURE.md, "The hot path") and noisy runs.
 fn notes(rows: &[Row]) {
+    for r in rows.iter().filter(|r| r.worst_others > 0.05) {
+        println!(
+            "WARNING: other processes took up to {:.0}% of the server core during {} c={} runs: numbers are noisy, rerun on a quiet machine",
+            r.worst_others * 100.0,
+            r.target.name(),
+            r.conns
+        );
+    }
     for pair in rows.chunks(2) {
         let [ours, bare] = pair else { continue };
         let ratio = ours.median.rps / bare.median.rps;
         if ratio < 0.6 {
             println!(
-                "NOTE: at {} connections ours serves {:.0}% of bare's req/s (below 60%)",
+                "NOTE: at {} connections ours serves {:.1}% of bare's req/s (below 60%)",
                 ours.conns,
                 ratio * 100.0
             );
@@ -319,9 +330,9 @@ fn notes(rows: &[Row]) {
                 ours.conns, ours.median.cpu_us
             );
         }
-        if bare.median.cpu_share < 0.9 {
+        if bare.median.cpu_share < 0.9 && bare.worst_others <= 0.05 {
             println!(
-                "NOTE: at {} connections bare used {:.0}% of its core: the load generator, not the server, set the pace",
+                "NOTE: at {} connections bare used {:.0}% of its core: the load generator, not the server, set the pace; compare CPU µs/req",
                 bare.conns,
                 bare.median.cpu_share * 100.0
             );

@@ -22,6 +22,8 @@ pub enum SecurityEventKind {
     CapacityExceeded,
     /// A tampered or expired input-required state was presented.
     StateTampered,
+    /// Authentication succeeded.
+    Authenticated,
     /// Authentication failed.
     AuthenticateFail,
     /// Authorization denied an action.

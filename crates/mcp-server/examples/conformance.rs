@@ -380,7 +380,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in content_tools().into_iter().chain(input_tools()).chain(mrtr_tools()) {
         b = b.add_tool(t);
     }
-    let server = prompts(resources(b)).build()?;
+    // The suites cannot send credentials; this fixture listens on loopback only.
+    let server = prompts(resources(b)).danger_allow_unauthenticated().build()?;
     let cfg = mcp_transport::HttpConfig { listen: listen.parse()?, ..Default::default() };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

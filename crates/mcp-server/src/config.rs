@@ -26,6 +26,19 @@ pub struct Config {
     pub logging: LoggingSection,
     /// TLS of every outbound call (identity provider, secret backends).
     pub outbound_tls: mcp_transport::outbound::OutboundTlsConfig,
+    /// Authentication. Absent: API keys kept in `server.data_dir` (created on first start).
+    pub auth: Option<mcp_auth::AuthConfig>,
+    /// Switches that weaken security, each off by default.
+    pub danger: DangerSection,
+}
+
+/// `[danger]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DangerSection {
+    /// Serve every HTTP caller as `anonymous`, without authentication. Refused on a
+    /// non-loopback listen address.
+    pub allow_unauthenticated: bool,
 }
 
 /// `[server]`.
@@ -34,6 +47,8 @@ pub struct Config {
 pub struct ServerSection {
     /// Name announced to clients.
     pub name: String,
+    /// Where the server keeps its own state (the default API keys). `~/` means `$HOME/`.
+    pub data_dir: std::path::PathBuf,
     /// Instructions for the model.
     pub instructions: Option<String>,
     /// Items per page of list results (1..=1000).
@@ -58,6 +73,7 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             name: "mcp-secure".into(),
+            data_dir: "~/.local/share/mcp-secure".into(),
             instructions: None,
             page_size: 100,
             handler_timeout_secs: 30,
@@ -205,6 +221,23 @@ impl Config {
             }
             other => ServerError::Config(other.to_string()),
         })?;
+        if let Some(a) = &self.auth {
+            a.validate().map_err(|e| ServerError::Config(format!("key `auth`: {e}")))?;
+            if a.methods.is_empty() {
+                return bad(
+                    "auth.methods",
+                    "lists no method; name at least one, or remove [auth] to use the data-dir API keys",
+                );
+            }
+        }
+        if self.danger.allow_unauthenticated {
+            if self.auth.is_some() {
+                return bad("danger.allow_unauthenticated", "cannot be combined with [auth]; remove one of them");
+            }
+            if !self.http.listen.ip().is_loopback() {
+                return bad("danger.allow_unauthenticated", "is refused on a non-loopback listen address");
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return bad("logging.level", "not a valid filter (try \"info\" or \"mcp_server=debug,info\")");
         }

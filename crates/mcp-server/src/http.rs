@@ -105,14 +105,23 @@ fn decode_mirrored(v: &str) -> Option<String> {
 impl HttpFront {
     async fn route(&self, req: IncomingRequest) -> Response<Body> {
         if req.parts.uri.path() != &*self.path {
+            if req.parts.method == Method::GET
+                && let Some(meta) = self.server.protected_resource_metadata(req.parts.uri.path())
+            {
+                return meta;
+            }
             return error_response(StatusCode::NOT_FOUND, None, &err(codes::INVALID_REQUEST, "Not Found"));
         }
+        let principal = match self.server.authenticate_http(&req, &self.anonymous).await {
+            Ok(p) => p,
+            Err(refusal) => return refusal,
+        };
         let version_hdr = header_str(&req.parts.headers, VERSION_HEADER);
         let modern_hdr = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v));
         match req.parts.method {
-            Method::POST => self.post(req).await,
-            Method::GET if !modern_hdr => self.get_stream(&req),
-            Method::DELETE if !modern_hdr => self.delete(&req),
+            Method::POST => self.post(req, principal).await,
+            Method::GET if !modern_hdr => self.get_stream(&req, &principal),
+            Method::DELETE if !modern_hdr => self.delete(&req, &principal),
             _ => {
                 let allow = if modern_hdr { "POST" } else { "GET, POST, DELETE" };
                 let mut r = error_response(
@@ -137,7 +146,7 @@ impl HttpFront {
         resp
     }
 
-    async fn post(&self, req: IncomingRequest) -> Response<Body> {
+    async fn post(&self, req: IncomingRequest, principal: Arc<Principal>) -> Response<Body> {
         let h = &req.parts.headers;
         let ct_ok = header_str(h, "content-type")
             .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
@@ -188,12 +197,22 @@ impl HttpFront {
         };
         let meta_version = params.get("_meta").and_then(|m| m.get(META_PROTOCOL_VERSION));
         let modern = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v)) || meta_version.is_some();
-        if modern { self.modern_post(&req, msg, params).await } else { self.legacy_post(&req, msg, params).await }
+        if modern {
+            self.modern_post(&req, msg, params, principal).await
+        } else {
+            self.legacy_post(&req, msg, params, principal).await
+        }
     }
 
     // ----- stateless era -------------------------------------------------------------------
 
-    async fn modern_post(&self, req: &IncomingRequest, msg: Message<'_>, params: Value) -> Response<Body> {
+    async fn modern_post(
+        &self,
+        req: &IncomingRequest,
+        msg: Message<'_>,
+        params: Value,
+        principal: Arc<Principal>,
+    ) -> Response<Body> {
         let h = &req.parts.headers;
         let r = match msg {
             Message::Request(r) => r,
@@ -309,7 +328,7 @@ impl HttpFront {
             method: r.method.into_owned(),
             params,
             protocol,
-            principal: self.anonymous.clone(),
+            principal: principal.clone(),
             client_capabilities: caps,
             log_level,
             out: Some(tx),
@@ -421,7 +440,7 @@ impl HttpFront {
     // ----- legacy era ----------------------------------------------------------------------
 
     #[allow(clippy::result_large_err)] // built only on the error path
-    fn session_for(&self, req: &IncomingRequest) -> Result<Arc<Session>, Response<Body>> {
+    fn session_for(&self, req: &IncomingRequest, principal: &Principal) -> Result<Arc<Session>, Response<Body>> {
         let Some(sid) = header_str(&req.parts.headers, SESSION_HEADER) else {
             let e = err(codes::INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
             return Err(self.reject(
@@ -436,7 +455,7 @@ impl HttpFront {
         let Some(session) = self.server.0.sessions.get(sid) else {
             return Err(self.reject(req, SecurityEventKind::SessionRejected, "unknown session id", not_found()));
         };
-        if session.principal_id != self.anonymous.id {
+        if session.principal_id != principal.id {
             return Err(self.reject(
                 req,
                 SecurityEventKind::SessionRejected,
@@ -447,13 +466,19 @@ impl HttpFront {
         Ok(session)
     }
 
-    async fn legacy_post(&self, req: &IncomingRequest, msg: Message<'_>, params: Value) -> Response<Body> {
+    async fn legacy_post(
+        &self,
+        req: &IncomingRequest,
+        msg: Message<'_>,
+        params: Value,
+        principal: Arc<Principal>,
+    ) -> Response<Body> {
         if let Message::Request(r) = &msg
             && r.method == "initialize"
         {
-            return self.initialize(req, &r.id, &params);
+            return self.initialize(req, &r.id, &params, &principal);
         }
-        let session = match self.session_for(req) {
+        let session = match self.session_for(req, &principal) {
             Ok(s) => s,
             Err(resp) => return resp,
         };
@@ -514,7 +539,7 @@ impl HttpFront {
                     method: r.method.into_owned(),
                     params,
                     protocol: session.protocol,
-                    principal: self.anonymous.clone(),
+                    principal: principal.clone(),
                     client_capabilities: session.client_capabilities.clone(),
                     log_level: session.log_level(),
                     out: Some(tx),
@@ -528,7 +553,13 @@ impl HttpFront {
         }
     }
 
-    fn initialize(&self, req: &IncomingRequest, id: &RequestId, params: &Value) -> Response<Body> {
+    fn initialize(
+        &self,
+        req: &IncomingRequest,
+        id: &RequestId,
+        params: &Value,
+        principal: &Principal,
+    ) -> Response<Body> {
         let requested = params.get("protocolVersion").and_then(Value::as_str);
         let Some(requested) = requested else {
             return error_response(
@@ -542,7 +573,7 @@ impl HttpFront {
             _ => ProtocolVersion::LATEST_LEGACY,
         };
         let caps = params.get("capabilities").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
-        let session = match self.server.0.sessions.create(self.anonymous.id.clone(), version, caps) {
+        let session = match self.server.0.sessions.create(principal.id.clone(), version, caps) {
             Ok(s) => s,
             Err(why) => {
                 let reason = match why {
@@ -568,12 +599,12 @@ impl HttpFront {
         r
     }
 
-    fn get_stream(&self, req: &IncomingRequest) -> Response<Body> {
+    fn get_stream(&self, req: &IncomingRequest, principal: &Principal) -> Response<Body> {
         if !accepts(&req.parts.headers, false, true) {
             let e = err(codes::INVALID_REQUEST, "Not Acceptable: Accept must list text/event-stream");
             return error_response(StatusCode::NOT_ACCEPTABLE, None, &e);
         }
-        let session = match self.session_for(req) {
+        let session = match self.session_for(req, principal) {
             Ok(s) => s,
             Err(resp) => return resp,
         };
@@ -632,8 +663,8 @@ impl HttpFront {
         sse_response(body)
     }
 
-    fn delete(&self, req: &IncomingRequest) -> Response<Body> {
-        let session = match self.session_for(req) {
+    fn delete(&self, req: &IncomingRequest, principal: &Principal) -> Response<Body> {
+        let session = match self.session_for(req, principal) {
             Ok(s) => s,
             Err(resp) => return resp,
         };

@@ -13,11 +13,14 @@
 //!     .add_tool(ToolSpec::new("hello", "Says hello").raw_handler(|_, _| async {
 //!         Ok::<_, HandlerError>(CallToolResult::text("hello"))
 //!     }))
+//!     .danger_allow_unauthenticated()
 //!     .build()?;
 //! serve_http(server, mcp_transport::HttpConfig::default(), std::future::pending()).await
 //! # }
 //! ```
 
+mod auth;
+mod bootstrap;
 mod config;
 mod context;
 pub mod demo;
@@ -31,7 +34,8 @@ mod state;
 pub mod stdio;
 mod subscriptions;
 
-pub use config::{Config, DEFAULT_CONFIG, LogFormat};
+pub use auth::NewKey;
+pub use config::{Config, DEFAULT_CONFIG, DangerSection, LogFormat};
 pub use context::{LogLevel, RequestContext};
 pub use error::{ServerError, http_status_for};
 pub use handler::{HandlerError, PromptSpec, ResourceSpec, ResourceTemplateSpec, ToolSpec};
@@ -43,6 +47,22 @@ pub use subscriptions::ListKind;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The data directory of `cfg` with `~/` expanded.
+pub fn data_dir(cfg: &Config) -> std::path::PathBuf {
+    bootstrap::expand(&cfg.server.data_dir)
+}
+
+/// Add an API key to the data directory's keys file (the default authentication); returns the
+/// key, to show once, and the file it was recorded in.
+pub fn add_data_dir_key(
+    dir: &std::path::Path,
+    id: &str,
+    permissions: &[&str],
+    roles: &[&str],
+) -> Result<(secrecy::SecretBox<str>, std::path::PathBuf), ServerError> {
+    bootstrap::add_key(dir, id, permissions, roles)
+}
 
 /// Bind `cfg.listen` and serve `server` until `shutdown` resolves.
 pub async fn serve_http(

@@ -89,6 +89,7 @@ pub(crate) struct Inner {
     pub(crate) hub: Arc<Hub>,
     pub(crate) events: Arc<dyn AuditSink>,
     pub(crate) listeners: Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) auth: crate::auth::AuthMode,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -100,6 +101,7 @@ pub(crate) struct Inner {
 ///     .add_tool(ToolSpec::new("hello", "Says hello").raw_handler(|_args, _ctx| async {
 ///         Ok::<_, HandlerError>(CallToolResult::text("hello"))
 ///     }))
+///     .danger_allow_unauthenticated()
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(server.tool_names(), vec!["hello"]);
@@ -128,6 +130,7 @@ impl McpServer {
             prompts: Vec::new(),
             settings: ServerSettings::default(),
             events: Arc::new(TracingSink),
+            auth: None,
         }
     }
 
@@ -182,9 +185,25 @@ pub struct ServerBuilder {
     prompts: Vec<PromptSpec>,
     settings: ServerSettings,
     events: Arc<dyn AuditSink>,
+    auth: Option<crate::auth::AuthMode>,
 }
 
 impl ServerBuilder {
+    /// Authenticate every HTTP request with `auth` (stdio callers are the local user).
+    #[must_use]
+    pub fn authenticator(mut self, auth: Arc<mcp_auth::CompositeAuthenticator>) -> Self {
+        self.auth = Some(crate::auth::AuthMode::Required(auth));
+        self
+    }
+
+    /// Serve every caller as `anonymous`, without authentication. Only for loopback testing and
+    /// fixtures: anyone who can reach the port can call every tool.
+    #[must_use]
+    pub fn danger_allow_unauthenticated(mut self) -> Self {
+        self.auth = Some(crate::auth::AuthMode::Unauthenticated);
+        self
+    }
+
     /// Register a tool.
     #[must_use]
     pub fn add_tool(mut self, tool: ToolSpec) -> Self {
@@ -271,6 +290,11 @@ impl ServerBuilder {
                 return Err(ServerError::Registration(format!("prompt {:?} registered twice", p.prompt.name)));
             }
         }
+        let auth = self.auth.ok_or_else(|| {
+            ServerError::Registration(
+                "no authentication configured: call .authenticator(..), or for local testing only .danger_allow_unauthenticated()".into(),
+            )
+        })?;
         let state_key = StateKey::random(self.settings.request_state_ttl)
             .map_err(|_| ServerError::Registration("the system random generator failed".into()))?;
         let sessions = SessionStore::new(self.settings.sessions.clone());
@@ -290,6 +314,7 @@ impl ServerBuilder {
             hub: Arc::default(),
             events: self.events,
             listeners: Arc::default(),
+            auth,
         })))
     }
 }

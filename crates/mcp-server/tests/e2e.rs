@@ -27,7 +27,9 @@ impl Drop for Server {
 }
 
 fn start(cfg: mcp_transport::HttpConfig, settings: ServerSettings) -> Server {
-    start_with(cfg, move || mcp_server::demo::add_demo(McpServer::builder("test", "1").settings(settings)))
+    start_with(cfg, move || {
+        mcp_server::demo::add_demo(McpServer::builder("test", "1").settings(settings)).danger_allow_unauthenticated()
+    })
 }
 
 fn start_with(
@@ -433,7 +435,7 @@ fn input_required_state_is_integrity_protected() {
 fn stdio_both_eras_and_bad_lines() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let server = mcp_server::demo::add_demo(McpServer::builder("t", "1")).build().unwrap();
+        let server = mcp_server::demo::add_demo(McpServer::builder("t", "1")).danger_allow_unauthenticated().build().unwrap();
         let input = [
             "not json".to_owned(),
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.to_owned(),
@@ -467,6 +469,7 @@ fn streaming_server() -> Server {
     let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
     start_with(cfg, || {
         McpServer::builder("stream", "1")
+            .danger_allow_unauthenticated()
             .add_tool(ToolSpec::new("progress", "reports progress").raw_handler(|_, ctx: RequestContext| async move {
                 for p in [1.0, 2.0] {
                     ctx.progress(p, Some(2.0), None).await;
@@ -578,4 +581,82 @@ fn listen_streams_ack_and_are_capped() {
         }
     }
     assert!(ok, "the listen slot was not released after the client left");
+}
+
+/// A server with two API keys (`alice`, `bob`); returns it and both keys.
+fn api_key_server() -> (Server, String, String) {
+    use secrecy::ExposeSecret;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pepper = mcp_auth::generate_pepper().unwrap();
+    let alice = mcp_auth::generate_api_key("alice", &pepper, &["tools"], &[], None).unwrap();
+    let bob = mcp_auth::generate_api_key("bob", &pepper, &["tools"], &[], None).unwrap();
+    let keys = (alice.key.expose_secret().to_owned(), bob.key.expose_secret().to_owned());
+    let pepper_ref = mcp_auth::SecretRef::Secret("test/pepper".into());
+    let cfg = mcp_auth::AuthConfig {
+        methods: vec![mcp_auth::MethodName::ApiKey],
+        api_keys: Some(mcp_auth::ApiKeysConfig {
+            header: "X-API-Key".into(),
+            pepper: pepper_ref.clone(),
+            keys: vec![alice.entry, bob.entry],
+        }),
+        ..Default::default()
+    };
+    let auth = mcp_auth::CompositeAuthenticator::builder(cfg).secret(pepper_ref, pepper).build().unwrap();
+    let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let server = start_with(http, move || {
+        mcp_server::demo::add_demo(McpServer::builder("auth", "1")).authenticator(std::sync::Arc::new(auth))
+    });
+    (server, keys.0, keys.1)
+}
+
+#[test]
+fn api_keys_guard_every_request() {
+    let (s, alice, _bob) = api_key_server();
+    let body = modern_body(1, "tools/list", json!({}));
+    let base = [JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")];
+    // No key: 401 with a challenge, security headers, nothing about the tools.
+    let r = send(s.addr, "POST", &base, &body);
+    assert_error(&r, 401, -32050);
+    assert!(r.header("www-authenticate").is_some(), "{r:?}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    // Right key: served.
+    let mut h = base.to_vec();
+    h.push(("x-api-key", &alice));
+    assert_eq!(send(s.addr, "POST", &h, &body).status, 200);
+    // A key differing in its last byte: 401.
+    let mut wrong = alice.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    let mut h = base.to_vec();
+    h.push(("x-api-key", &wrong));
+    assert_error(&send(s.addr, "POST", &h, &body), 401, -32050);
+    // A token in the query string is refused outright.
+    let mut q = TcpStream::connect(s.addr).unwrap();
+    let req = format!(
+        "POST /mcp?access_token=abc HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nx-api-key: {alice}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        s.addr
+    );
+    q.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    q.read_to_end(&mut raw).unwrap();
+    assert_eq!(parse(&raw).status, 400);
+    // Two Authorization headers: 400.
+    let mut h = base.to_vec();
+    h.push(("authorization", "Bearer a"));
+    h.push(("authorization", "Bearer b"));
+    assert_eq!(send(s.addr, "POST", &h, &body).status, 400);
+}
+
+#[test]
+fn sessions_are_bound_to_their_principal() {
+    let (s, alice, bob) = api_key_server();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let r = send(s.addr, "POST", &[JSON, ACCEPT, ("x-api-key", &alice)], &serde_json::to_vec(&init).unwrap());
+    assert_eq!(r.status, 200);
+    let sid = r.header("mcp-session-id").unwrap().to_owned();
+    let list = serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).unwrap();
+    let as_alice = send(s.addr, "POST", &[JSON, ACCEPT, ("x-api-key", &alice), ("mcp-session-id", &sid)], &list);
+    assert_eq!(as_alice.status, 200);
+    let as_bob = send(s.addr, "POST", &[JSON, ACCEPT, ("x-api-key", &bob), ("mcp-session-id", &sid)], &list);
+    assert_eq!(as_bob.status, 404, "another principal cannot use alice's session");
 }

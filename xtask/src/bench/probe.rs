@@ -108,9 +108,9 @@ pub fn verify(addr: SocketAddr, call: &Call, what: &str) -> Result {
     ))
 }
 
-/// Open a legacy session; its `mcp-session-id`.
-pub fn open_session(addr: SocketAddr) -> Result<String> {
-    let reply = send(addr, &initialize())?;
+/// Open a legacy session with `init` (an [`initialize`] call); its `mcp-session-id`.
+pub fn open_session(addr: SocketAddr, init: &Call) -> Result<String> {
+    let reply = send(addr, init)?;
     match (reply.status, reply.header("mcp-session-id")) {
         (200, Some(id)) if !id.is_empty() => Ok(id.to_string()),
         _ => Err(format!("initialize at {addr} gave no session: status {}\n{}", reply.status, reply.body)),

@@ -3,7 +3,6 @@
 //! (legacy sessions) with RSS before and after. Sessions are capped per principal (all
 //! anonymous callers are one principal), so most of that flood is answered 503: expected.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use super::probe::{self, Call};
@@ -59,15 +58,18 @@ pub struct Sessions {
 pub struct Report {
     eras: Vec<Era>,
     sessions: Sessions,
+    /// Requests carried an API key (one principal, `bench`); else all were anonymous.
+    authenticated: bool,
 }
 
 pub fn run(dir: &Path, opts: &Options, ticks: u64) -> Result<Report> {
-    let modern = era("modern tools/call", dir, opts, ticks, |_| Ok(probe::modern_call()))?;
-    let legacy = era("legacy tools/call (1 session)", dir, opts, ticks, |addr| {
-        Ok(probe::legacy_call(&probe::open_session(addr)?))
+    let modern = era("modern tools/call", dir, opts, ticks, |s| Ok(s.authorize(&probe::modern_call())))?;
+    let legacy = era("legacy tools/call (1 session)", dir, opts, ticks, |s| {
+        let session = probe::open_session(s.addr, &s.authorize(&probe::initialize()))?;
+        Ok(s.authorize(&probe::legacy_call(&session)))
     })?;
-    let sessions = sessions(dir, opts)?;
-    Ok(Report { eras: vec![modern, legacy], sessions })
+    let (sessions, authenticated) = sessions(dir, opts)?;
+    Ok(Report { eras: vec![modern, legacy], sessions, authenticated })
 }
 
 /// A fresh server; `WARMUP` requests, RSS; the rest, RSS and CPU.
@@ -76,10 +78,10 @@ fn era(
     dir: &Path,
     opts: &Options,
     ticks: u64,
-    call: impl Fn(SocketAddr) -> Result<Call>,
+    call: impl Fn(&Server) -> Result<Call>,
 ) -> Result<Era> {
     let mut server = Server::start(Target::Ours, dir)?;
-    let call = call(server.addr)?;
+    let call = call(&server)?;
     probe::verify(server.addr, &call, name)?;
     let tag = name.split_whitespace().next().unwrap_or("soak");
     let warmup = WARMUP.min(opts.requests / 2);
@@ -95,7 +97,8 @@ fn era(
     Ok(Era {
         name,
         requests: first.statuses.map_or(0, |s| s[0]) + done,
-        rps: rest.rps,
+        // wrk divides by its -d bound when the script stops it early: use the wall time.
+        rps: done as f64 / rest.elapsed.as_secs_f64().max(1e-3),
         p99_us: rest.p99_us,
         cpu_us: after.saturating_sub(before) as f64 * 1e6 / ticks as f64 / done.max(1) as f64,
         rss_warm_kib,
@@ -104,14 +107,16 @@ fn era(
     })
 }
 
-/// A fresh server flooded with `initialize`; counts of 200 and 503, RSS before and after.
-fn sessions(dir: &Path, opts: &Options) -> Result<Sessions> {
+/// A fresh server flooded with `initialize`; counts of 200 and 503, RSS before and after; whether
+/// the requests were authenticated.
+fn sessions(dir: &Path, opts: &Options) -> Result<(Sessions, bool)> {
     let mut server = Server::start(Target::Ours, dir)?;
-    let modern = probe::modern_call();
+    let modern = server.authorize(&probe::modern_call());
     probe::verify(server.addr, &modern, "ours")?;
     let rss_before_kib = server.memory_kib("VmRSS")?;
     eprintln!("  soak sessions: {} initialize requests", opts.sessions);
-    let r = load(&mut server, dir, "soak-initialize", &probe::initialize(), opts.sessions)?;
+    let init = server.authorize(&probe::initialize());
+    let r = load(&mut server, dir, "soak-initialize", &init, opts.sessions)?;
     let [accepted, refused, other] = r.statuses.ok_or("the counting script printed no status counts")?;
     if other > 0 || r.socket_errors > 0 || accepted == 0 {
         return Err(server.failure(&format!(
@@ -121,22 +126,28 @@ fn sessions(dir: &Path, opts: &Options) -> Result<Sessions> {
     }
     // The cap refuses new sessions; stateless (modern) requests must still be served.
     probe::verify(server.addr, &modern, "ours after the initialize flood")?;
-    Ok(Sessions {
+    let sessions = Sessions {
         sent: accepted + refused,
         accepted,
         refused,
         rss_before_kib,
         rss_after_kib: server.memory_kib("VmRSS")?,
         peak_kib: server.memory_kib("VmHWM")?,
-    })
+    };
+    Ok((sessions, server.authenticated()))
 }
 
 /// `n` requests of `call` (a counting script stops wrk after `n` responses).
 fn load(server: &mut Server, dir: &Path, name: &str, call: &Call, n: u64) -> Result<wrk::Report> {
     let script = wrk::script(dir, name, call, server.addr, Some(n))?;
     // A bound, not a target: the script stops wrk after n responses (≥ 2000 req/s assumed).
-    let report = wrk::run(&script, server.addr, CONNECTIONS, 30 + n / 2000)?;
+    let bound = 30 + n / 2000;
+    let report = wrk::run(&script, server.addr, CONNECTIONS, bound)?;
     server.check_alive()?;
+    let got: u64 = report.statuses.map_or(0, |s| s.iter().sum());
+    if got < n {
+        return Err(server.failure(&format!("{name}: only {got} of {n} responses within {bound} s")));
+    }
     Ok(report)
 }
 
@@ -156,6 +167,7 @@ pub fn print(report: &Report, opts: &Options) {
         "memory soak: mcp-server alone, fresh process per line, {CONNECTIONS} connections, RSS after {} requests (warm) and at the end",
         WARMUP.min(opts.requests / 2)
     );
+    println!("{}", super::auth_line(report.authenticated));
     println!();
     println!(
         "{:<30} {:>9} {:>8} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10}",
@@ -179,8 +191,11 @@ pub fn print(report: &Report, opts: &Options) {
     let per_session = (s.rss_after_kib.saturating_sub(s.rss_before_kib) * 1024).checked_div(s.accepted).unwrap_or(0);
     println!();
     println!(
-        "session flood: {} initialize -> {} sessions opened (200), {} refused (503, session cap: expected)",
-        s.sent, s.accepted, s.refused
+        "session flood: {} initialize -> {} sessions opened (200), {} refused (503: the per-principal session cap, {} caller)",
+        s.sent,
+        s.accepted,
+        s.refused,
+        if report.authenticated { "one authenticated" } else { "every anonymous" }
     );
     println!(
         "  RSS {} -> {} ({}, about {} bytes per opened session); peak {}",

@@ -1,10 +1,12 @@
 //! The load generator: `wrk` (Debian), one thread pinned to the load core, a Lua script per
 //! request shape, and a parser for its report.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::probe::Call;
@@ -38,19 +40,27 @@ pub fn script(dir: &Path, name: &str, call: &Call, addr: SocketAddr, limit: Opti
     }
     lua.push_str(&format!("wrk.body = {}\n", long_string(&call.body)?));
     if let Some(n) = limit {
-        lua.push_str(&COUNTING.replace("LIMIT", &n.to_string()));
+        lua.push_str(&COUNTING.replace("LIMIT", &n.to_string()).replace("MARKER", LIMIT_REACHED));
     }
     let path = dir.join(format!("{name}.lua"));
     std::fs::write(&path, lua).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
 
+/// Printed by the counting script when its limit is reached. wrk's main thread sleeps for the
+/// whole `-d` even after the worker stopped; SIGINT ends that sleep and wrk reports.
+const LIMIT_REACHED: &str = "wrk-limit-reached";
+
 const COUNTING: &str = r#"
 n200, n503, nother, total = 0, 0, 0, 0
 function response(status, headers, body)
   total = total + 1
   if status == 200 then n200 = n200 + 1 elseif status == 503 then n503 = n503 + 1 else nother = nother + 1 end
-  if total >= LIMIT then wrk.thread:stop() end
+  if total == LIMIT then
+    io.write("MARKER\n")
+    io.flush()
+    wrk.thread:stop()
+  end
 end
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
@@ -100,7 +110,8 @@ pub fn run(script: &Path, addr: SocketAddr, connections: u32, duration_s: u64) -
     Ok(report)
 }
 
-/// Run `cmd` to completion, killing it after `limit`; its stdout. Anything on stderr fails it.
+/// Run `cmd` to completion, killing it after `limit` and interrupting it (SIGINT) once it prints
+/// [`LIMIT_REACHED`]; its stdout. Anything on stderr fails it.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String> {
     let mut child = cmd
         .stdin(Stdio::null())
@@ -108,36 +119,55 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    let pipe = |r: Option<Box<dyn Read + Send>>| {
+    let reached = Arc::new(AtomicBool::new(false));
+    let stdout = child.stdout.take().map(|out| {
+        let reached = reached.clone();
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(out).lines().map_while(std::result::Result::ok) {
+                reached.fetch_or(line == LIMIT_REACHED, Ordering::Relaxed);
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        })
+    });
+    let stderr = child.stderr.take().map(|mut err| {
         std::thread::spawn(move || {
             let mut s = String::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_string(&mut s);
-            }
+            let _ = err.read_to_string(&mut s);
             s
         })
-    };
-    let stdout = pipe(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let stderr = pipe(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(status) => break Some(status),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    let out = stdout.join().unwrap_or_default();
-    let err = stderr.join().unwrap_or_default();
+    });
+    let status = wait_bounded(&mut child, limit, &reached)?;
+    let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+    let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     match status {
         // wrk reports a broken script on stderr and then runs a plain GET: never accept that.
         Some(s) if s.success() && err.trim().is_empty() => Ok(out),
-        Some(s) => Err(format!("{cmd:?} failed with {s}:\n{out}{err}")),
+        Some(s) => Err(format!("{cmd:?} failed ({s}):\n{out}{err}")),
         None => Err(format!("{cmd:?} killed after {} s:\n{out}{err}", limit.as_secs())),
+    }
+}
+
+/// Wait for `child` (None if it had to be killed at `limit`); SIGINT it once `reached` is set.
+fn wait_bounded(child: &mut Child, limit: Duration, reached: &AtomicBool) -> Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    let mut interrupted = false;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        if !interrupted && reached.load(Ordering::Relaxed) {
+            interrupted = true;
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -108,27 +108,61 @@ pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
     if let Err(e) = fs::create_dir_all(&dir) {
         return report.record("clients", Err(format!("cannot create {}: {e}", dir.display())));
     }
-    let server = start_http_server(server_bin, &dir);
+    let data_dir = dir.join("data");
+    let server =
+        api_key(server_bin, &data_dir).and_then(|key| Ok((start_http_server(server_bin, &dir, &data_dir)?, key)));
     for client in &CLIENTS {
         let result = match (client.transport, &server) {
-            (Transport::Http, Ok(server)) => run_client(client, peers, &dir, &http_target(server)),
+            (Transport::Http, Ok((server, key))) => run_client(client, peers, &dir, &http_target(server, Some(key))),
             (Transport::Http, Err(e)) => Err(e.clone()),
             (Transport::Stdio, _) => run_client(client, peers, &dir, &stdio_target(server_bin)),
         };
         report.record(&format!("clients/{}", client.name), result);
     }
+    // The same client without the key must be refused (the default config requires API keys).
+    let refused = match &server {
+        Ok((server, _)) => match run_client(&CLIENTS[1], peers, &dir, &http_target(server, None)) {
+            Ok(()) => Err("a client without an API key was served".to_string()),
+            Err(_) => Ok(()),
+        },
+        Err(e) => Err(e.clone()),
+    };
+    report.record("clients/py-mcp2-http-without-key-refused", refused);
 }
 
-fn start_http_server(server_bin: &Path, dir: &Path) -> Result<Server> {
+/// Make an API key in a fresh data dir with `mcp-server keys new`; returns the key.
+fn api_key(server_bin: &Path, data_dir: &Path) -> Result<String> {
+    let _ = fs::remove_dir_all(data_dir);
+    let out = Command::new(server_bin)
+        .args(["keys", "new", "--name", "integration", "--roles", "admin"])
+        .env("MCP_SERVER__DATA_DIR", data_dir)
+        .output()
+        .map_err(|e| format!("cannot run mcp-server keys new: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("mcp-server keys new failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("mcp_"))
+        .map(str::to_owned)
+        .ok_or_else(|| "mcp-server keys new printed no key".to_string())
+}
+
+fn start_http_server(server_bin: &Path, dir: &Path, data_dir: &Path) -> Result<Server> {
     let port = process::free_port()?;
     let mut cmd = Command::new(server_bin);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).env("MCP_SERVER__DATA_DIR", data_dir);
     Server::start(&mut cmd, port, &dir.join("http-server.log")).map_err(|e| format!("mcp-server did not start: {e}"))
 }
 
-/// The URL argument of the HTTP scripts.
-fn http_target(server: &Server) -> Vec<String> {
-    vec![format!("http://127.0.0.1:{}/mcp", server.port)]
+/// The arguments of the HTTP scripts: the API key header (if any), then the URL.
+fn http_target(server: &Server, key: Option<&String>) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(k) = key {
+        args.extend(["--header".to_string(), format!("X-API-Key: {k}")]);
+    }
+    args.push(format!("http://127.0.0.1:{}/mcp", server.port));
+    args
 }
 
 /// The server command of the stdio scripts.

@@ -1,0 +1,168 @@
+//! Authentication on the request path: credentials from the request, the configured
+//! authenticator, and the HTTP answer (401 / 403 / 400 + `WWW-Authenticate`) when it refuses.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Response, StatusCode, header};
+use mcp_auth::{AuthError, CompositeAuthenticator};
+use mcp_core::traits::AuthnContext;
+use mcp_core::{ErrorKind, Principal, SecurityEvent, SecurityEventKind};
+use mcp_protocol::{ErrorObject, codes};
+use mcp_transport::{Body, IncomingRequest};
+
+use crate::McpServer;
+
+/// How a server authenticates callers.
+#[derive(Clone)]
+pub(crate) enum AuthMode {
+    /// Every caller is anonymous. Only by explicit choice (`danger_allow_unauthenticated`).
+    Unauthenticated,
+    /// The configured authenticator.
+    Required(Arc<CompositeAuthenticator>),
+}
+
+impl std::fmt::Debug for AuthMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unauthenticated => f.write_str("Unauthenticated"),
+            Self::Required(_) => f.write_str("Required"),
+        }
+    }
+}
+
+/// The HTTP status of an authentication refusal.
+pub(crate) fn status_for(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::InsufficientScope | ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn message_for(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unauthenticated => "Unauthorized",
+        ErrorKind::InsufficientScope | ErrorKind::Forbidden => "Forbidden: insufficient scope",
+        ErrorKind::InvalidRequest => "Bad Request: malformed credentials",
+        ErrorKind::Unavailable => "Authentication temporarily unavailable",
+        _ => "Internal error",
+    }
+}
+
+impl McpServer {
+    /// Authenticate an HTTP request; on refusal, the complete answer to send.
+    pub(crate) async fn authenticate_http(
+        &self,
+        req: &IncomingRequest,
+        anonymous: &Arc<Principal>,
+    ) -> Result<Arc<Principal>, Response<Body>> {
+        let auth = match &self.0.auth {
+            AuthMode::Unauthenticated => return Ok(anonymous.clone()),
+            AuthMode::Required(a) => a,
+        };
+        let cert = req.tls.as_ref().and_then(|t| t.client_cert_der.clone());
+        let creds = match auth.credentials_from_request(&req.parts.headers, &req.parts.uri, cert) {
+            Ok(c) => c,
+            Err(e) => return Err(self.refuse(auth, req, &e, false)),
+        };
+        let presented = creds.bearer.is_some();
+        match auth.authenticate_detailed(&creds, &AuthnContext::new(Some(req.peer))).await {
+            Ok(p) => {
+                let mut e =
+                    SecurityEvent::new(SecurityEventKind::Authenticated, "authenticated", std::time::SystemTime::now());
+                e.principal = Some(p.id.clone());
+                e.peer = Some(req.peer);
+                e.method = Some(p.method.as_str().into());
+                let _ = self.0.events.record(e);
+                Ok(Arc::new(p))
+            }
+            Err(e) => Err(self.refuse(auth, req, &e, presented)),
+        }
+    }
+
+    fn refuse(
+        &self,
+        auth: &CompositeAuthenticator,
+        req: &IncomingRequest,
+        e: &AuthError,
+        token_presented: bool,
+    ) -> Response<Body> {
+        let _ = self.0.events.record(e.security_event(Some(req.peer), std::time::SystemTime::now()));
+        let kind = e.kind();
+        let status = status_for(kind);
+        let body = mcp_protocol::encode_error(None, &ErrorObject::new(codes::SECURITY_REJECTED, message_for(kind)));
+        let mut r = Response::new(Body::full(body));
+        *r.status_mut() = status;
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for v in auth.challenge().for_error(e, token_presented) {
+            r.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+
+    /// The RFC 9728 metadata document when `path` is one of its well-known paths.
+    pub(crate) fn protected_resource_metadata(&self, path: &str) -> Option<Response<Body>> {
+        let AuthMode::Required(auth) = &self.0.auth else { return None };
+        let meta = auth.protected_resource_metadata()?;
+        if !meta.well_known_paths().iter().any(|p| p == path) {
+            return None;
+        }
+        let mut r = Response::new(Body::full(meta.to_json()));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Some(r)
+    }
+}
+
+/// An API key made on first start, to show once: (id, key).
+pub type NewKey = (String, secrecy::SecretBox<str>);
+
+impl crate::ServerBuilder {
+    /// Set authentication from the configuration file: `[auth]` when present; else, with
+    /// `danger.allow_unauthenticated`, none; else the data directory's API keys (created on first
+    /// start, in which case the new key is returned to be shown once).
+    pub async fn auth_from_config(self, cfg: &crate::Config) -> Result<(Self, Option<NewKey>), crate::ServerError> {
+        let to_err = |e: AuthError| crate::ServerError::Config(format!("authentication: {e}"));
+        if cfg.danger.allow_unauthenticated {
+            tracing::warn!("danger.allow_unauthenticated is set: every caller is anonymous and may call every tool");
+            return Ok((self.danger_allow_unauthenticated(), None));
+        }
+        let (auth_cfg, mut secrets, new_key) = match &cfg.auth {
+            Some(a) => {
+                let mut secrets = mcp_auth::Secrets::new();
+                let env_refs: Vec<_> =
+                    a.secret_refs().into_iter().filter(|r| matches!(r, mcp_auth::SecretRef::Env(_))).collect();
+                if let Some(r) = a.secret_refs().into_iter().find(|r| matches!(r, mcp_auth::SecretRef::Secret(_))) {
+                    return Err(crate::ServerError::Config(format!(
+                        "authentication: {r} refers to the secret store, which this build does not configure yet; use {{ env = \"NAME\" }}"
+                    )));
+                }
+                secrets.insert_from_env(env_refs).map_err(to_err)?;
+                (a.clone(), secrets, None)
+            }
+            None => {
+                let dir = crate::bootstrap::expand(&cfg.server.data_dir);
+                let b = crate::bootstrap::load(&dir)?;
+                let mut secrets = mcp_auth::Secrets::new();
+                secrets.insert(mcp_auth::SecretRef::Secret(crate::bootstrap::PEPPER_REF.into()), b.pepper);
+                (b.config, secrets, b.new_key)
+            }
+        };
+        let tls = mcp_transport::outbound::client_config(&cfg.outbound_tls, None)
+            .map_err(|e| crate::ServerError::Config(format!("outbound_tls: {e}")))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| crate::ServerError::Config(format!("outbound HTTP client: {e}")))?;
+        let auth = CompositeAuthenticator::builder(auth_cfg)
+            .secrets(std::mem::take(&mut secrets))
+            .http_client(http)
+            .build()
+            .map_err(to_err)?;
+        auth.warm_up().await.map_err(to_err)?;
+        Ok((self.authenticator(Arc::new(auth)), new_key))
+    }
+}

@@ -133,12 +133,32 @@ impl crate::ServerBuilder {
                 let mut secrets = mcp_auth::Secrets::new();
                 let env_refs: Vec<_> =
                     a.secret_refs().into_iter().filter(|r| matches!(r, mcp_auth::SecretRef::Env(_))).collect();
-                if let Some(r) = a.secret_refs().into_iter().find(|r| matches!(r, mcp_auth::SecretRef::Secret(_))) {
-                    return Err(crate::ServerError::Config(format!(
-                        "authentication: {r} refers to the secret store, which this build does not configure yet; use {{ env = \"NAME\" }}"
-                    )));
-                }
                 secrets.insert_from_env(env_refs).map_err(to_err)?;
+                let store_refs: Vec<String> = a
+                    .secret_refs()
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        mcp_auth::SecretRef::Secret(n) => Some(n.clone()),
+                        mcp_auth::SecretRef::Env(_) => None,
+                    })
+                    .collect();
+                if !store_refs.is_empty() {
+                    let store = match &self.secrets {
+                        Some(s) => s.clone(),
+                        None => crate::secrets::open(cfg).await?,
+                    };
+                    for name in store_refs {
+                        let parsed = mcp_core::traits::SecretName::parse(&name).map_err(|_| {
+                            crate::ServerError::Config(format!("authentication: invalid secret name {name:?}"))
+                        })?;
+                        let value = store.get(&parsed).await.map_err(|e| {
+                            crate::ServerError::Config(format!(
+                                "authentication: secret {name:?}: {e} (store it with: mcp-server secrets set {name})"
+                            ))
+                        })?;
+                        secrets.insert(mcp_auth::SecretRef::Secret(name), value);
+                    }
+                }
                 (a.clone(), secrets, None)
             }
             None => {

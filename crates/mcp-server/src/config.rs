@@ -30,6 +30,8 @@ pub struct Config {
     pub auth: Option<mcp_auth::AuthConfig>,
     /// Switches that weaken security, each off by default.
     pub danger: DangerSection,
+    /// The secret store (default: the local encrypted store in `server.data_dir`).
+    pub secrets: Option<mcp_secrets::SecretsConfig>,
 }
 
 /// `[danger]`.
@@ -229,6 +231,9 @@ impl Config {
                     "lists no method; name at least one, or remove [auth] to use the data-dir API keys",
                 );
             }
+        }
+        if let Some(sc) = &self.secrets {
+            sc.validate().map_err(|e| ServerError::Config(format!("key `secrets`: {e}")))?;
         }
         if self.danger.allow_unauthenticated {
             if self.auth.is_some() {

@@ -179,6 +179,7 @@ pub(crate) struct Inner {
     pub(crate) cancel: Cancel,
     pub(crate) input_timeout: Duration,
     pub(crate) hub: Arc<crate::subscriptions::Hub>,
+    pub(crate) secrets: Option<mcp_secrets::ScopedSecrets>,
 }
 
 /// Everything a handler may know about and do for the request it serves.
@@ -199,6 +200,21 @@ impl RequestContext {
     /// True when the client declared `capability` (e.g. `"sampling"`, `"elicitation"`, `"roots"`).
     pub fn client_supports(&self, capability: &str) -> bool {
         self.0.client_capabilities.get(capability).is_some_and(|v| !v.is_null())
+    }
+
+    /// The current value of a secret the tool declared with [`crate::ToolSpec::secrets`]. Any
+    /// other name, or a server without a secret store, is an error. Values the tool returns are
+    /// masked (`[REDACTED:<name>]`) before they reach the client.
+    pub async fn secret(&self, name: &str) -> Result<secrecy::SecretBox<[u8]>, HandlerError> {
+        let Some(s) = &self.0.secrets else {
+            return Err(HandlerError::new(format!("secret {name:?} is not declared by this tool")));
+        };
+        s.get(name).await.map_err(|e| match e {
+            mcp_secrets::SecretsError::NotDeclared { .. } => {
+                HandlerError::new(format!("secret {name:?} is not declared by this tool"))
+            }
+            _ => HandlerError::new(format!("secret {name:?} is unavailable")),
+        })
     }
 
     /// Tell subscribers that the tool list changed.
@@ -376,6 +392,7 @@ mod tests {
             cancel: Cancel::default(),
             input_timeout: Duration::from_secs(1),
             hub: Arc::default(),
+            secrets: None,
         }))
     }
 

@@ -222,7 +222,21 @@ impl McpServer {
             cancel: call.cancel.clone(),
             input_timeout: self.0.settings.input_timeout,
             hub: self.0.hub.clone(),
+            secrets: None,
         }))
+    }
+
+    /// A tool-error result (masked like any result).
+    fn tool_error(&self, message: String) -> Value {
+        let mut v = json!({"content": [{"type": "text", "text": message}], "isError": true});
+        self.mask(&mut v);
+        v
+    }
+
+    /// Mask every loaded secret value in the strings of a result.
+    fn mask(&self, v: &mut Value) {
+        let Some(s) = &self.0.secrets else { return };
+        mask_value(s.redactor(), v);
     }
 
     /// Input mode for a call; in the stateless era, verify and merge `requestState` + answers.
@@ -305,16 +319,25 @@ impl McpServer {
         let spec = &self.0.tools[idx];
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
         let (input, binding) = self.input_mode(call, name, Some(&args))?;
-        let ctx = self.context(call, input);
+        let mut ctx = self.context(call, input);
+        if let Some(scoped) = &self.0.tool_secrets[idx]
+            && let Some(inner) = Arc::get_mut(&mut ctx.0)
+        {
+            inner.secrets = Some(scoped.clone());
+        }
         match self.run(call, handler(args, ctx.clone())).await? {
-            Ok(result) => serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error")),
+            Ok(result) => {
+                let mut v = serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
+                self.mask(&mut v);
+                Ok(v)
+            }
             Err(e) if matches!(e.kind, HandlerErrorKind::Failed | HandlerErrorKind::InvalidParams) => {
-                Ok(json!({"content": [{"type": "text", "text": e.message}], "isError": true}))
+                Ok(self.tool_error(e.message))
             }
             Err(e)
                 if matches!(e.kind, HandlerErrorKind::MissingCapability(_)) && call.protocol.era() == Era::Legacy =>
             {
-                Ok(json!({"content": [{"type": "text", "text": e.message}], "isError": true}))
+                Ok(self.tool_error(e.message))
             }
             Err(e) => self.handler_failure(call, &ctx, &binding, e),
         }
@@ -431,6 +454,19 @@ impl McpServer {
             subs.remove(uri);
         }
         Ok(json!({}))
+    }
+}
+
+fn mask_value(r: &mcp_secrets::Redactor, v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = r.redact(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| mask_value(r, x)),
+        Value::Object(m) => m.values_mut().for_each(|x| mask_value(r, x)),
+        _ => {}
     }
 }
 

@@ -95,6 +95,7 @@ pub(crate) type CompleteFn = dyn Fn(&str, &str) -> Vec<String> + Send + Sync;
 pub struct ToolSpec {
     pub(crate) tool: Tool,
     pub(crate) handler: Option<Arc<ToolFn>>,
+    pub(crate) secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -114,7 +115,15 @@ impl ToolSpec {
             output_schema: None,
             annotations: None,
         };
-        Self { tool, handler: None }
+        Self { tool, handler: None, secrets: Vec::new() }
+    }
+
+    /// Secrets this tool's handler may read with [`RequestContext::secret`]; it can read no
+    /// other. Names are checked against the store at startup.
+    #[must_use]
+    pub fn secrets(mut self, names: &[&str]) -> Self {
+        self.secrets = names.iter().map(|n| (*n).to_owned()).collect();
+        self
     }
 
     /// The metadata.

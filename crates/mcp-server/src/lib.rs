@@ -28,6 +28,7 @@ mod dispatch;
 mod error;
 mod handler;
 mod http;
+pub mod secrets;
 mod server;
 mod session;
 mod state;

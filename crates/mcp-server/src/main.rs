@@ -45,6 +45,51 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the secret store configured in `[secrets]`.
+    Secrets {
+        /// Configuration file.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretsCommand {
+    /// Store a new version; the value is read from stdin (never from the command line).
+    Set {
+        /// Secret name, e.g. jwt/hmac.
+        name: String,
+    },
+    /// Show a secret's versions; the value only with --reveal.
+    Get {
+        /// Secret name.
+        name: String,
+        /// Print the value to stdout.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// List secret names.
+    List,
+    /// Delete a secret and all its versions.
+    Delete {
+        /// Secret name.
+        name: String,
+    },
+    /// Replace a secret with a generated value (the previous version stays for rollback).
+    Rotate {
+        /// Secret name.
+        name: String,
+        /// Generate this many random bytes (default 32).
+        #[arg(long, conflicts_with = "alphanumeric")]
+        bytes: Option<usize>,
+        /// Generate this many characters of [A-Za-z0-9] instead.
+        #[arg(long)]
+        alphanumeric: Option<usize>,
+    },
+    /// Re-encrypt the local store under a new master key.
+    RotateMasterKey,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,6 +117,29 @@ enum Format {
     Json,
 }
 
+/// Every secret value the process loaded, masked in log output once the store is open.
+static REDACTOR: std::sync::OnceLock<std::sync::Arc<mcp_secrets::Redactor>> = std::sync::OnceLock::new();
+
+/// stderr, with loaded secret values replaced by `[REDACTED:<name>]`.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match REDACTOR.get() {
+            Some(r) => {
+                let text = String::from_utf8_lossy(buf);
+                std::io::stderr().write_all(r.redact(&text).as_bytes())?;
+                Ok(buf.len())
+            }
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn init_logging(cfg: &Config, format: Option<Format>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.logging.level));
@@ -80,7 +148,7 @@ fn init_logging(cfg: &Config, format: Option<Format>) {
         Some(Format::Human) => false,
         None => cfg.logging.format == LogFormat::Json,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr);
     if json {
         builder.json().init();
     } else {
@@ -105,6 +173,86 @@ fn announce_key(cfg: &Config, (id, key): &mcp_server::NewKey) {
         dir = cfg.server.data_dir.display(),
         key = key.expose_secret(),
     );
+}
+
+async fn secrets_cmd(config: Option<PathBuf>, command: SecretsCommand) -> Result<(), ServerError> {
+    use mcp_core::traits::SecretName;
+    use mcp_secrets::VersionSelector;
+    use secrecy::ExposeSecret;
+    let cfg = Config::load(config.as_deref())?;
+    let fail = |e: mcp_secrets::SecretsError| ServerError::Config(format!("secrets: {e}"));
+    let name_of = |n: &str| {
+        SecretName::parse(n).map_err(|_| {
+            ServerError::Config(format!(
+                "{n:?} is not a secret name: use letters, digits, '_', '.', '-' and '/' (no '..')"
+            ))
+        })
+    };
+    if let SecretsCommand::RotateMasterKey = command {
+        let s = mcp_server::secrets::effective(&cfg);
+        if s.backend != mcp_secrets::BackendKind::LocalEncrypted {
+            return Err(ServerError::Config("rotate-master-key applies to the local_encrypted backend only".into()));
+        }
+        let store = mcp_secrets::local::LocalStore::open(s.local_encrypted.options(), &|v| std::env::var(v).ok())
+            .map_err(fail)?;
+        let key = mcp_secrets::local::MasterKey::generate().map_err(fail)?;
+        eprintln!("re-encrypting {} ...", store.path().display());
+        let id = store.rotate_master_key(key).await.map_err(fail)?;
+        println!("master key rotated; new key id {id}");
+        return Ok(());
+    }
+    let secrets = mcp_server::secrets::open(&cfg).await?;
+    let store = secrets.store();
+    match command {
+        SecretsCommand::Set { name } => {
+            let name = name_of(&name)?;
+            let mut value = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut value)
+                .map_err(|e| ServerError::Config(format!("cannot read the value from stdin: {e}")))?;
+            while value.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                value.pop();
+            }
+            if value.is_empty() {
+                return Err(ServerError::Config(
+                    "empty value: pipe the secret on stdin, e.g. `printf %s \"$TOKEN\" | mcp-server secrets set NAME`"
+                        .into(),
+                ));
+            }
+            let version = store.write(&name, secrecy::SecretBox::new(value.into_boxed_slice())).await.map_err(fail)?;
+            println!("stored {} version {version}", name.as_str());
+        }
+        SecretsCommand::Get { name, reveal } => {
+            let name = name_of(&name)?;
+            for v in store.versions(&name).await.map_err(fail)? {
+                println!("{v:?}");
+            }
+            if reveal {
+                let v = store.read(&name, &VersionSelector::Current).await.map_err(fail)?;
+                println!("{}", String::from_utf8_lossy(v.value.expose_secret()));
+            }
+        }
+        SecretsCommand::List => {
+            for n in store.names().await.map_err(fail)? {
+                println!("{}", n.as_str());
+            }
+        }
+        SecretsCommand::Delete { name } => {
+            let name = name_of(&name)?;
+            store.remove(&name).await.map_err(fail)?;
+            println!("deleted {}", name.as_str());
+        }
+        SecretsCommand::Rotate { name, bytes, alphanumeric } => {
+            let name = name_of(&name)?;
+            let generator = match alphanumeric {
+                Some(len) => mcp_secrets::Generator::Alphanumeric { len },
+                None => mcp_secrets::Generator::RandomBytes { len: bytes.unwrap_or(32) },
+            };
+            let ev = secrets.rotate(&name, &generator).await.map_err(fail)?;
+            println!("rotated {} to version {}", name.as_str(), ev.version);
+        }
+        SecretsCommand::RotateMasterKey => {}
+    }
+    Ok(())
 }
 
 fn keys_new(config: Option<PathBuf>, name: &str, permissions: &[String], roles: &[String]) -> Result<(), ServerError> {
@@ -199,7 +347,9 @@ async fn serve(
         tracing::info!("serving MCP on stdio");
         return mcp_server::stdio::serve_stdio(server).await;
     }
-    let (b, new_key) = builder(&cfg).auth_from_config(&cfg).await?;
+    let secrets = mcp_server::secrets::open(&cfg).await?;
+    let _ = REDACTOR.set(secrets.redactor().clone());
+    let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
     let server = b.build()?;
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
@@ -233,6 +383,7 @@ fn main() -> ExitCode {
         Command::Keys { command: KeysCommand::New { name, permissions, roles, config } } => {
             keys_new(config, &name, &permissions, &roles)
         }
+        Command::Secrets { config, command } => rt.block_on(secrets_cmd(config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

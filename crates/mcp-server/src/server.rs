@@ -90,6 +90,9 @@ pub(crate) struct Inner {
     pub(crate) events: Arc<dyn AuditSink>,
     pub(crate) listeners: Arc<std::sync::atomic::AtomicUsize>,
     pub(crate) auth: crate::auth::AuthMode,
+    pub(crate) secrets: Option<mcp_secrets::Secrets>,
+    /// Per tool (same order as `tools`): the scoped view of its declared secrets.
+    pub(crate) tool_secrets: Vec<Option<mcp_secrets::ScopedSecrets>>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -131,6 +134,7 @@ impl McpServer {
             settings: ServerSettings::default(),
             events: Arc::new(TracingSink),
             auth: None,
+            secrets: None,
         }
     }
 
@@ -186,6 +190,7 @@ pub struct ServerBuilder {
     settings: ServerSettings,
     events: Arc<dyn AuditSink>,
     auth: Option<crate::auth::AuthMode>,
+    pub(crate) secrets: Option<mcp_secrets::Secrets>,
 }
 
 impl ServerBuilder {
@@ -193,6 +198,14 @@ impl ServerBuilder {
     #[must_use]
     pub fn authenticator(mut self, auth: Arc<mcp_auth::CompositeAuthenticator>) -> Self {
         self.auth = Some(crate::auth::AuthMode::Required(auth));
+        self
+    }
+
+    /// The secret store tools read their declared secrets from; every value it loads is masked
+    /// in tool results.
+    #[must_use]
+    pub fn secret_store(mut self, secrets: mcp_secrets::Secrets) -> Self {
+        self.secrets = Some(secrets);
         self
     }
 
@@ -295,6 +308,26 @@ impl ServerBuilder {
                 "no authentication configured: call .authenticator(..), or for local testing only .danger_allow_unauthenticated()".into(),
             )
         })?;
+        let mut tool_secrets = Vec::with_capacity(self.tools.len());
+        for t in &self.tools {
+            if t.secrets.is_empty() {
+                tool_secrets.push(None);
+                continue;
+            }
+            let Some(store) = &self.secrets else {
+                return Err(ServerError::Registration(format!(
+                    "tool {:?} declares secrets but the server has no secret store: call .secret_store(..)",
+                    t.tool.name
+                )));
+            };
+            let mut names = Vec::new();
+            for n in &t.secrets {
+                names.push(mcp_core::traits::SecretName::parse(n).map_err(|_| {
+                    ServerError::Registration(format!("tool {:?}: invalid secret name {n:?}", t.tool.name))
+                })?);
+            }
+            tool_secrets.push(Some(store.scoped(names)));
+        }
         let state_key = StateKey::random(self.settings.request_state_ttl)
             .map_err(|_| ServerError::Registration("the system random generator failed".into()))?;
         let sessions = SessionStore::new(self.settings.sessions.clone());
@@ -315,6 +348,8 @@ impl ServerBuilder {
             events: self.events,
             listeners: Arc::default(),
             auth,
+            secrets: self.secrets,
+            tool_secrets,
         })))
     }
 }

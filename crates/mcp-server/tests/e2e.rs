@@ -660,3 +660,103 @@ fn sessions_are_bound_to_their_principal() {
     let as_bob = send(s.addr, "POST", &[JSON, ACCEPT, ("x-api-key", &bob), ("mcp-session-id", &sid)], &list);
     assert_eq!(as_bob.status, 404, "another principal cannot use alice's session");
 }
+
+/// Run the `mcp-server` binary with a private data dir; returns (success, stdout, stderr).
+fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> (bool, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
+        .args(args)
+        .env("MCP_SERVER__DATA_DIR", data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn secrets_cli_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let value = "s3cr3t-value-for-the-cli-test";
+    let (ok, out, err) = cli(d, &["secrets", "set", "github/token"], value.as_bytes());
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = cli(d, &["secrets", "list"], b"");
+    assert!(ok && out.contains("github/token"), "{out}");
+    let (ok, out, _) = cli(d, &["secrets", "get", "github/token"], b"");
+    assert!(ok && !out.contains(value), "get without --reveal must not print the value: {out}");
+    let (ok, out, _) = cli(d, &["secrets", "get", "github/token", "--reveal"], b"");
+    assert!(ok && out.contains(value), "{out}");
+    let (ok, out, err) = cli(d, &["secrets", "rotate-master-key"], b"");
+    assert!(ok, "{out}{err}");
+    let (_, out, _) = cli(d, &["secrets", "get", "github/token", "--reveal"], b"");
+    assert!(out.contains(value), "values survive a master-key rotation: {out}");
+    let (ok, _, _) = cli(d, &["secrets", "rotate", "github/token", "--alphanumeric", "40"], b"");
+    assert!(ok);
+    let (_, out, _) = cli(d, &["secrets", "get", "github/token", "--reveal"], b"");
+    assert!(!out.contains(value), "rotation replaced the value");
+    let (ok, _, err) = cli(d, &["secrets", "set", "../etc/passwd"], b"x");
+    assert!(!ok && err.contains("not a secret name"), "{err}");
+    let (ok, _, _) = cli(d, &["secrets", "delete", "github/token"], b"");
+    assert!(ok);
+    let (_, out, _) = cli(d, &["secrets", "list"], b"");
+    assert!(!out.contains("github/token"));
+}
+
+#[test]
+fn keys_new_cli_stores_only_a_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) =
+        cli(dir.path(), &["keys", "new", "--name", "client-1", "--permissions", "tools,resources"], b"");
+    assert!(ok, "{out}{err}");
+    let key = out.split_whitespace().find(|w| w.starts_with("mcp_")).unwrap().to_owned();
+    let stored = std::fs::read_to_string(dir.path().join("api-keys.toml")).unwrap();
+    assert!(stored.contains("client-1") && !stored.contains(&key), "{stored}");
+    let (ok, _, err) = cli(dir.path(), &["keys", "new", "--name", "client-1"], b"");
+    assert!(!ok && err.contains("exists already"), "{err}");
+}
+
+#[test]
+fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
+    use mcp_protocol::types::CallToolResult;
+    use mcp_server::{HandlerError, RequestContext, ToolSpec};
+    use secrecy::ExposeSecret;
+    let cfg = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let secrets = rt.block_on(async {
+        let c: mcp_secrets::SecretsConfig = serde_json::from_str(r#"{"backend": "memory"}"#).unwrap();
+        let s = mcp_secrets::build(&c).await.unwrap();
+        let name = mcp_core::traits::SecretName::parse("api/token").unwrap();
+        s.store().write(&name, secrecy::SecretBox::new(Box::from(&b"tok-3f9a8b7c6d5e"[..]))).await.unwrap();
+        s
+    });
+    let s = start_with(cfg, move || {
+        let leak = |declared: &'static [&'static str], wanted: &'static str| {
+            ToolSpec::new(if declared.is_empty() { "sneaky" } else { "leaky" }, "returns a secret")
+                .secrets(declared)
+                .raw_handler(move |_, ctx: RequestContext| async move {
+                    let v = ctx.secret(wanted).await?;
+                    let text = String::from_utf8_lossy(v.expose_secret()).into_owned();
+                    Ok::<_, HandlerError>(CallToolResult::text(format!("the token is {text}")))
+                })
+        };
+        McpServer::builder("secrets", "1")
+            .danger_allow_unauthenticated()
+            .secret_store(secrets)
+            .add_tool(leak(&["api/token"], "api/token"))
+            .add_tool(leak(&[], "api/token"))
+    });
+    let r = modern(s.addr, "tools/call", Some("leaky"), json!({"name": "leaky"}));
+    assert!(!r.body.contains("tok-3f9a8b7c6d5e"), "the value never reaches the client: {}", r.body);
+    assert_eq!(r.json()["result"]["content"][0]["text"], "the token is [REDACTED:api/token]");
+    let r = modern(s.addr, "tools/call", Some("sneaky"), json!({"name": "sneaky"}));
+    assert_eq!(r.json()["result"]["isError"], true);
+    assert!(!r.body.contains("tok-3f9a8b7c6d5e"), "{}", r.body);
+}

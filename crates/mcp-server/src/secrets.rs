@@ -1,0 +1,32 @@
+//! The server's secret store: `[secrets]` from the config (default: the local AES-256-GCM store in
+//! the data directory), used for `{ secret = "name" }` references and by `mcp-server secrets`.
+
+use std::path::Path;
+
+use mcp_secrets::{BackendKind, Secrets, SecretsConfig};
+
+use crate::error::ServerError;
+
+/// The `[secrets]` section with relative local-store paths resolved against `data_dir`.
+pub fn effective(cfg: &crate::Config) -> SecretsConfig {
+    let mut s = cfg.secrets.clone().unwrap_or_default();
+    if s.backend == BackendKind::LocalEncrypted {
+        let dir = crate::data_dir(cfg);
+        let resolve = |p: &Path| if p.is_relative() { dir.join(p) } else { p.to_path_buf() };
+        s.local_encrypted.path = resolve(&s.local_encrypted.path);
+        s.local_encrypted.encryption_key_path = resolve(&s.local_encrypted.encryption_key_path);
+    }
+    s
+}
+
+/// Open the configured store (creating the local store and its key on first use).
+pub async fn open(cfg: &crate::Config) -> Result<Secrets, ServerError> {
+    let s = effective(cfg);
+    if s.backend == BackendKind::LocalEncrypted
+        && let Some(dir) = s.local_encrypted.path.parent()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServerError::Config(format!("cannot create {}: {e} (set server.data_dir)", dir.display())))?;
+    }
+    mcp_secrets::build(&s).await.map_err(|e| ServerError::Config(format!("secrets: {e}")))
+}

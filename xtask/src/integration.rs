@@ -1,13 +1,14 @@
-//! `cargo xtask integration [--only conformance|clients]`: real peers against the real server.
+//! `cargo xtask integration [--only conformance|clients|auth]`: real peers against the real server.
 //!
 //! 1. Installs the peers into `target/peers` (once; see [`peers`]).
 //! 2. Builds `mcp-server` and its `conformance` example in the release profile.
-//! 3. Runs the official conformance suites against the example ([`conformance`]) and real SDK clients against the
-//!    `mcp-server` binary ([`clients`]).
+//! 3. Runs the official conformance suites against the example ([`conformance`]), real SDK clients against the
+//!    `mcp-server` binary ([`clients`]), and authentication end to end: OAuth with a real issuer, JWT, mTLS ([`auth`]).
 //!
 //! Prints `PASS name` / `FAIL name (reason)` per check and ends with `integration: N passed, M failed`. Logs and
 //! suite results are kept in `target/integration/`. Every server binds 127.0.0.1 and every child is killed at the end.
 
+mod auth;
 mod clients;
 mod conformance;
 mod peers;
@@ -18,13 +19,14 @@ use std::time::Instant;
 
 use crate::util::{self, Result};
 
-const USAGE: &str = "usage: cargo xtask integration [--only conformance|clients]";
+const USAGE: &str = "usage: cargo xtask integration [--only conformance|clients|auth]";
 
 /// Which groups of checks to run.
 #[derive(Debug, Clone, Copy)]
 struct Selection {
     conformance: bool,
     clients: bool,
+    auth: bool,
 }
 
 /// The pass/fail tally, printed as it goes.
@@ -76,6 +78,9 @@ pub fn run(args: &[String]) -> Result {
     if selection.clients {
         clients::run_all(&peers, &release.join("mcp-server"), &mut report);
     }
+    if selection.auth {
+        auth::run_all(&peers, &release.join("mcp-server"), &mut report);
+    }
     eprintln!("integration: done in {:.1} s", start.elapsed().as_secs_f64());
     report.finish()
 }
@@ -88,9 +93,10 @@ fn parse_args(args: &[String]) -> Result<Selection> {
         _ => None,
     };
     match (args.is_empty(), only) {
-        (true, _) => Ok(Selection { conformance: true, clients: true }),
-        (_, Some("conformance")) => Ok(Selection { conformance: true, clients: false }),
-        (_, Some("clients")) => Ok(Selection { conformance: false, clients: true }),
+        (true, _) => Ok(Selection { conformance: true, clients: true, auth: true }),
+        (_, Some("conformance")) => Ok(Selection { conformance: true, clients: false, auth: false }),
+        (_, Some("clients")) => Ok(Selection { conformance: false, clients: true, auth: false }),
+        (_, Some("auth")) => Ok(Selection { conformance: false, clients: false, auth: true }),
         _ => Err(format!("unexpected arguments {args:?}\n{USAGE}")),
     }
 }

@@ -175,6 +175,8 @@ impl crate::ServerBuilder {
             .use_preconfigured_tls((*tls).clone())
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            // Tokens and client secrets must not leave through a proxy named by the environment.
+            .no_proxy()
             .build()
             .map_err(|e| crate::ServerError::Config(format!("outbound HTTP client: {e}")))?;
         let auth = CompositeAuthenticator::builder(auth_cfg)

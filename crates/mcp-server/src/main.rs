@@ -148,7 +148,8 @@ fn init_logging(cfg: &Config, format: Option<Format>) {
         Some(Format::Human) => false,
         None => cfg.logging.format == LogFormat::Json,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(|| RedactingStderr);
     if json {
         builder.json().init();
     } else {
@@ -359,7 +360,8 @@ async fn serve(
         spawn_sighup_reload(reloader);
     }
     let addr = listener.local_addr().map_err(|e| ServerError::Config(format!("cannot read the bound address: {e}")))?;
-    tracing::info!(url = %format!("http://{addr}{}", cfg.http.path), "serving MCP over Streamable HTTP");
+    let scheme = if cfg.http.tls.is_some() { "https" } else { "http" };
+    tracing::info!(url = %format!("{scheme}://{addr}{}", cfg.http.path), "serving MCP over Streamable HTTP");
     mcp_server::serve_on(server, listener, &cfg.http.path, shutdown_signal()).await;
     Ok(())
 }

@@ -56,12 +56,17 @@ pub struct TracingSink;
 
 impl AuditSink for TracingSink {
     fn record(&self, e: SecurityEvent) -> Result<(), BackendError> {
+        let peer = e.peer.map(|p| p.to_string());
+        if e.kind == SecurityEventKind::Authenticated {
+            tracing::debug!(target: "mcp_security", kind = ?e.kind, principal = e.principal.as_deref(), peer = peer.as_deref(), method = e.method.as_deref(), "authenticated");
+            return Ok(());
+        }
         tracing::warn!(
             target: "mcp_security",
             kind = ?e.kind,
             reason = e.reason,
             principal = e.principal.as_deref(),
-            peer = ?e.peer,
+            peer = peer.as_deref(),
             method = e.method.as_deref(),
             "security event"
         );

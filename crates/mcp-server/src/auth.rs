@@ -169,7 +169,16 @@ impl crate::ServerBuilder {
                 (b.config, secrets, b.new_key)
             }
         };
-        let tls = mcp_transport::outbound::client_config(&cfg.outbound_tls, None)
+        let events = self.events.clone();
+        let on_mismatch: mcp_transport::outbound::PinMismatchHook = Arc::new(move |_host: &str| {
+            let e = SecurityEvent::new(
+                SecurityEventKind::TransportRejected,
+                "outbound certificate pin mismatch",
+                std::time::SystemTime::now(),
+            );
+            let _ = events.record(e);
+        });
+        let tls = mcp_transport::outbound::client_config(&cfg.outbound_tls, Some(on_mismatch))
             .map_err(|e| crate::ServerError::Config(format!("outbound_tls: {e}")))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())

@@ -193,7 +193,7 @@ pub struct ServerBuilder {
     templates: Vec<ResourceTemplateSpec>,
     prompts: Vec<PromptSpec>,
     settings: ServerSettings,
-    events: Arc<dyn AuditSink>,
+    pub(crate) events: Arc<dyn AuditSink>,
     auth: Option<crate::auth::AuthMode>,
     pub(crate) secrets: Option<mcp_secrets::Secrets>,
 }

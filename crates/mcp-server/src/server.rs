@@ -58,7 +58,7 @@ impl AuditSink for TracingSink {
     fn record(&self, e: SecurityEvent) -> Result<(), BackendError> {
         let peer = e.peer.map(|p| p.to_string());
         if e.kind == SecurityEventKind::Authenticated {
-            tracing::debug!(target: "mcp_security", kind = ?e.kind, principal = e.principal.as_deref(), peer = peer.as_deref(), method = e.method.as_deref(), "authenticated");
+            tracing::info!(target: "mcp_security", kind = ?e.kind, principal = e.principal.as_deref(), peer = peer.as_deref(), method = e.method.as_deref(), "authenticated");
             return Ok(());
         }
         tracing::warn!(

@@ -197,6 +197,23 @@ impl AwsStore {
     }
 }
 
+impl AwsStore {
+    /// NotFound unless the secret exists and is not scheduled for deletion.
+    async fn ensure_live(&self, name: &SecretName) -> Result<(), SecretsError> {
+        let d = self
+            .client
+            .describe_secret()
+            .secret_id(self.id(name))
+            .send()
+            .await
+            .map_err(|e| self.map(classify(&e), Some(name), None))?;
+        if d.deleted_date().is_some() {
+            return Err(SecretsError::not_found(BACKEND, name));
+        }
+        Ok(())
+    }
+}
+
 impl VersionedSecretStore for AwsStore {
     fn backend_kind(&self) -> &'static str {
         BACKEND
@@ -288,16 +305,7 @@ impl VersionedSecretStore for AwsStore {
         Box::pin(async move {
             // AWS answers a forced delete of a missing secret with success: ask first, so a
             // missing (or already deleted) secret is NotFound as on every other backend.
-            let d = self
-                .client
-                .describe_secret()
-                .secret_id(self.id(name))
-                .send()
-                .await
-                .map_err(|e| self.map(classify(&e), Some(name), None))?;
-            if d.deleted_date().is_some() {
-                return Err(SecretsError::not_found(BACKEND, name));
-            }
+            self.ensure_live(name).await?;
             let mut req = self.client.delete_secret().secret_id(self.id(name));
             req = if self.cfg.recovery_window_days == 0 {
                 req.force_delete_without_recovery(true)
@@ -357,16 +365,7 @@ impl VersionedSecretStore for AwsStore {
         Box::pin(async move {
             // Existence first: a deleted secret has no versions to show, and some servers
             // answer a missing one with a 500 here.
-            let d = self
-                .client
-                .describe_secret()
-                .secret_id(self.id(name))
-                .send()
-                .await
-                .map_err(|e| self.map(classify(&e), Some(name), None))?;
-            if d.deleted_date().is_some() {
-                return Err(SecretsError::not_found(BACKEND, name));
-            }
+            self.ensure_live(name).await?;
             let mut out = Vec::new();
             let mut token: Option<String> = None;
             loop {

@@ -20,10 +20,14 @@ pub enum Action {
     ListPrompts,
     /// `prompts/get` of the named prompt.
     GetPrompt(Arc<str>),
-    /// `completion/complete`.
-    Complete,
+    /// `completion/complete` for arguments of the named prompt.
+    CompletePrompt(Arc<str>),
+    /// `completion/complete` for variables of the resource template URI.
+    CompleteResource(Arc<str>),
     /// `logging/setLevel`.
     SetLogLevel,
+    /// `GET /metrics`.
+    ReadMetrics,
 }
 
 impl Action {
@@ -42,11 +46,26 @@ impl Action {
             Self::SubscribeResource(_) => "resources:subscribe".to_owned(),
             Self::ListPrompts => "prompts:list".to_owned(),
             Self::GetPrompt(name) => format!("prompts:get:{}", sanitize(name)),
-            Self::Complete => "completion:complete".to_owned(),
-            Self::SetLogLevel => "logging:set_level".to_owned(),
+            Self::CompletePrompt(name) => format!("prompts:get:{}", sanitize(name)),
+            Self::CompleteResource(_) => "resources:read".to_owned(),
+            Self::SetLogLevel => "admin:logging".to_owned(),
+            Self::ReadMetrics => "admin:metrics".to_owned(),
         };
         // `sanitize` keeps only characters a permission segment allows.
         Permission::from_trusted(text)
+    }
+
+    /// The tool name, resource URI or prompt name the action targets, if any.
+    pub fn target(&self) -> Option<&Arc<str>> {
+        match self {
+            Self::CallTool(t)
+            | Self::ReadResource(t)
+            | Self::SubscribeResource(t)
+            | Self::GetPrompt(t)
+            | Self::CompletePrompt(t)
+            | Self::CompleteResource(t) => Some(t),
+            _ => None,
+        }
     }
 
     /// Stable name for logs and audit.
@@ -59,8 +78,9 @@ impl Action {
             Self::SubscribeResource(_) => "resources/subscribe",
             Self::ListPrompts => "prompts/list",
             Self::GetPrompt(_) => "prompts/get",
-            Self::Complete => "completion/complete",
+            Self::CompletePrompt(_) | Self::CompleteResource(_) => "completion/complete",
             Self::SetLogLevel => "logging/setLevel",
+            Self::ReadMetrics => "metrics",
         }
     }
 }
@@ -76,12 +96,25 @@ fn sanitize(name: &str) -> String {
 #[derive(Debug)]
 pub struct Permit {
     action: Action,
+    audit: bool,
 }
 
 impl Permit {
     /// Issued by an [`crate::traits::Authorizer`] for `action`.
     pub fn new(action: Action) -> Self {
-        Self { action }
+        Self { action, audit: false }
+    }
+
+    /// Mark the permit as coming from a rule that audits every use (`audit_log = true`).
+    #[must_use]
+    pub fn audited(mut self) -> Self {
+        self.audit = true;
+        self
+    }
+
+    /// True when the deciding rule asks for every use to be audited.
+    pub fn audit(&self) -> bool {
+        self.audit
     }
 
     /// The action this permit covers.
@@ -95,11 +128,36 @@ impl Permit {
 pub enum Decision {
     /// Allowed, with the permit to present.
     Allow(Permit),
-    /// Denied; `reason` is static text for logs and audit (never sent to the client).
-    Deny {
-        /// Why.
-        reason: &'static str,
-        /// The permission that would have allowed it.
-        required: Permission,
-    },
+    /// Denied; nothing in here is sent to the client except, for a scope denial, the scopes.
+    Deny(Denial),
+}
+
+impl Decision {
+    /// True for [`Decision::Allow`].
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Self::Allow(_))
+    }
+}
+
+/// Why an action was denied.
+#[derive(Clone, Debug)]
+pub struct Denial {
+    /// Static text for logs and audit.
+    pub reason: &'static str,
+    /// The permission that would have allowed it.
+    pub required: Permission,
+    /// The rule that decided (`tool:restart_server`, `default:tools:execute`, ...).
+    pub rule: Arc<str>,
+    /// Non-empty when the denial is about OAuth scopes: every scope the operation needs, for the
+    /// `insufficient_scope` challenge. Empty for a role / permission (RBAC) denial.
+    pub scopes: Arc<[Arc<str>]>,
+    /// The deciding rule asks for every use to be audited.
+    pub audit: bool,
+}
+
+impl Denial {
+    /// True when a token with more scopes would be allowed (answer 403 `insufficient_scope`).
+    pub fn is_scope_denial(&self) -> bool {
+        !self.scopes.is_empty()
+    }
 }

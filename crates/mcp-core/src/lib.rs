@@ -13,13 +13,15 @@
 //! ```
 
 mod action;
+mod audit;
 mod clock;
 mod error;
 mod event;
 mod principal;
 pub mod traits;
 
-pub use action::{Action, Decision, Permit};
+pub use action::{Action, Decision, Denial, Permit};
+pub use audit::{AuditOutcome, AuditRecord};
 pub use clock::{Clock, SystemClock};
 pub use error::{ErrorKind, InvalidPermission};
 pub use event::{SecurityEvent, SecurityEventKind};

@@ -110,6 +110,8 @@ pub struct Principal {
     pub permissions: BTreeSet<Permission>,
     /// OAuth scopes of the token, if any.
     pub scopes: BTreeSet<Arc<str>>,
+    /// Rate-limit class (from API-key config or claims), if any.
+    pub rate_class: Option<Arc<str>>,
 }
 
 impl Principal {
@@ -120,7 +122,14 @@ impl Principal {
 
     /// A principal with no roles or permissions.
     pub fn new(id: impl Into<Arc<str>>, method: AuthMethod) -> Self {
-        Self { id: id.into(), method, roles: BTreeSet::new(), permissions: BTreeSet::new(), scopes: BTreeSet::new() }
+        Self {
+            id: id.into(),
+            method,
+            roles: BTreeSet::new(),
+            permissions: BTreeSet::new(),
+            scopes: BTreeSet::new(),
+            rate_class: None,
+        }
     }
 
     /// True for the unauthenticated caller.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::SecretBox;
 
 use crate::action::{Action, Decision};
+use crate::audit::AuditRecord;
 use crate::error::ErrorKind;
 use crate::event::SecurityEvent;
 use crate::principal::Principal;
@@ -114,6 +115,22 @@ pub trait AuditSink: std::fmt::Debug + Send + Sync + 'static {
     /// Record a security event. Returns an error when the sink cannot accept it (the fail-closed
     /// policy decides what happens next).
     fn record(&self, event: SecurityEvent) -> Result<(), BackendError>;
+    /// Record one request's audit record. The default drops it (sinks that only log events).
+    fn audit(&self, record: AuditRecord) -> Result<(), BackendError> {
+        let _ = record;
+        Ok(())
+    }
+    /// True when the sink is currently refusing records under a fail-closed policy: the server
+    /// answers 503 before doing any work. Default: never.
+    fn is_failing_closed(&self) -> bool {
+        false
+    }
+    /// The keyed digest of a request's parameters as this sink records it (`None`: the sink does
+    /// not record parameter digests).
+    fn params_hash(&self, params: Option<&serde_json::value::RawValue>) -> Option<[u8; 32]> {
+        let _ = params;
+        None
+    }
     /// Flush buffered records (called at shutdown).
     fn flush(&self) -> BoxFuture<'_, Result<(), BackendError>>;
 }

@@ -14,6 +14,7 @@
 
 mod action;
 mod audit;
+mod canonical;
 mod clock;
 mod error;
 mod event;
@@ -22,6 +23,7 @@ pub mod traits;
 
 pub use action::{Action, Decision, Denial, Permit};
 pub use audit::{AuditOutcome, AuditRecord};
+pub use canonical::canonical_json;
 pub use clock::{Clock, SystemClock};
 pub use error::{ErrorKind, InvalidPermission};
 pub use event::{SecurityEvent, SecurityEventKind};

@@ -125,9 +125,10 @@ pub trait AuditSink: std::fmt::Debug + Send + Sync + 'static {
     fn is_failing_closed(&self) -> bool {
         false
     }
-    /// The keyed digest of a request's parameters as this sink records it (`None`: the sink does
-    /// not record parameter digests).
-    fn params_hash(&self, params: Option<&serde_json::value::RawValue>) -> Option<[u8; 32]> {
+    /// The keyed digest of a request's parameters (the decoded `params` object, canonicalized
+    /// with [`crate::canonical_json`]) as this sink records it (`None`: the sink does not record
+    /// parameter digests).
+    fn params_hash(&self, params: &serde_json::Value) -> Option<[u8; 32]> {
         let _ = params;
         None
     }

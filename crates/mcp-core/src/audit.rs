@@ -64,4 +64,7 @@ pub struct AuditRecord {
     pub error_code: Option<i64>,
     /// Time from decode to response.
     pub latency: Duration,
+    /// A rule asks for this request to be recorded whatever the sink's event filter says
+    /// (`audit_log = true` on an access rule).
+    pub always: bool,
 }

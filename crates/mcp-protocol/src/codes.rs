@@ -36,3 +36,10 @@ pub const CAPACITY_EXCEEDED: i64 = -32052;
 pub const SESSION_NOT_FOUND: i64 = -32053;
 /// Own code: the request was cancelled.
 pub const REQUEST_CANCELLED: i64 = -32054;
+/// Own code: the OAuth token lacks a scope the operation needs; `data.requiredScopes` lists
+/// every scope to request (HTTP 403 with an `insufficient_scope` challenge).
+pub const INSUFFICIENT_SCOPE: i64 = -32055;
+/// Own code: a rate limit was hit; `data.retry_after_ms` says when to try again.
+pub const RATE_LIMITED: i64 = -32056;
+/// Own code: the audit log cannot record the request and the server fails closed (HTTP 503).
+pub const AUDIT_UNAVAILABLE: i64 = -32057;

@@ -102,6 +102,20 @@ impl McpServer {
         r
     }
 
+    /// The `WWW-Authenticate` value of a 403 scope denial: `insufficient_scope`, every scope the
+    /// operation needs, and the resource metadata URL.
+    pub(crate) fn scope_challenge(&self, e: &ErrorObject) -> Option<HeaderValue> {
+        let AuthMode::Required(auth) = &self.0.auth else { return None };
+        let scopes: Vec<&str> = e
+            .data
+            .as_ref()
+            .and_then(|d| d.get("requiredScopes"))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        Some(auth.challenge().bearer(Some("insufficient_scope"), Some(&scopes)))
+    }
+
     /// The RFC 9728 metadata document when `path` is one of its well-known paths.
     pub(crate) fn protected_resource_metadata(&self, path: &str) -> Option<Response<Body>> {
         let AuthMode::Required(auth) = &self.0.auth else { return None };

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use bytes::Bytes;
-use mcp_core::{Principal, SecurityEventKind};
+use mcp_core::{Action, Principal, SecurityEventKind};
 use mcp_protocol::{Era, ErrorObject, ProtocolVersion, codes};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -28,6 +28,7 @@ pub(crate) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// One request, ready to route.
 pub(crate) struct Call {
+    pub(crate) id: Option<mcp_protocol::RequestId>,
     pub(crate) method: String,
     pub(crate) params: Value,
     pub(crate) protocol: ProtocolVersion,
@@ -39,6 +40,51 @@ pub(crate) struct Call {
     pub(crate) cancel: Cancel,
     pub(crate) session: Option<Arc<Session>>,
     pub(crate) peer: Option<std::net::SocketAddr>,
+    /// What the protection stages decided, for the audit record (see [`Verdict`]).
+    pub(crate) verdict: Verdict,
+}
+
+/// The audit outcome a protection stage set while the request ran (denied, invalid, limited)
+/// and whether a rule asks for the request to be audited whatever the event filter says.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    outcome: std::sync::atomic::AtomicU8,
+    forced: std::sync::atomic::AtomicBool,
+}
+
+impl Verdict {
+    pub(crate) fn set(&self, o: mcp_core::AuditOutcome) {
+        let code = match o {
+            mcp_core::AuditOutcome::Denied => 1,
+            mcp_core::AuditOutcome::RateLimited => 2,
+            mcp_core::AuditOutcome::Invalid => 3,
+            _ => 0,
+        };
+        self.outcome.store(code, Ordering::Relaxed);
+    }
+
+    pub(crate) fn force_audit(&self) {
+        self.forced.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn forced(&self) -> bool {
+        self.forced.load(Ordering::Relaxed)
+    }
+
+    /// The outcome to record for `result`.
+    pub(crate) fn outcome(&self, result: &Outcome) -> mcp_core::AuditOutcome {
+        use mcp_core::AuditOutcome as O;
+        match self.outcome.load(Ordering::Relaxed) {
+            1 => O::Denied,
+            2 => O::RateLimited,
+            3 => O::Invalid,
+            _ => match result {
+                Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => O::ToolError,
+                Ok(_) => O::Ok,
+                Err(_) => O::Error,
+            },
+        }
+    }
 }
 
 /// The answer to a request.
@@ -150,26 +196,92 @@ impl McpServer {
         r
     }
 
-    /// Route one request.
+    /// Handle one decoded request: audit it around authorization and routing.
     pub(crate) async fn dispatch(&self, call: Call) -> Outcome {
+        let Some(audit) = &self.0.audit else { return self.authorize_and_route(&call).await };
+        if audit.is_failing_closed() {
+            return Err(audit_unavailable());
+        }
+        let at = std::time::SystemTime::now();
+        let started = std::time::Instant::now();
+        let outcome = self.authorize_and_route(&call).await;
+        let record = crate::audit::record(audit.as_ref(), &call, at, started.elapsed(), &outcome);
+        match audit.audit(record) {
+            Ok(()) => outcome,
+            Err(_) => Err(audit_unavailable()),
+        }
+    }
+
+    /// Authorize a request, then run it.
+    async fn authorize_and_route(&self, call: &Call) -> Outcome {
+        if let Some(action) = crate::guard::action_for(&call.method, &call.params) {
+            let list = matches!(action, Action::ListTools | Action::ListResources | Action::ListPrompts);
+            match self.authorize_call(call, action) {
+                Ok(granted) => {
+                    if granted.audit {
+                        call.verdict.force_audit();
+                    }
+                }
+                Err((e, audit)) => {
+                    if audit {
+                        call.verdict.force_audit();
+                    }
+                    // A hidden list is an empty list, as if nothing were registered.
+                    let hide = self.0.authz.as_ref().is_some_and(|a| a.hide_forbidden);
+                    if !(list && hide && e.code != codes::INSUFFICIENT_SCOPE) {
+                        call.verdict.set(mcp_core::AuditOutcome::Denied);
+                        return Err(e);
+                    }
+                    return self.route(call, false).await;
+                }
+            }
+        }
+        self.route(call, true).await
+    }
+
+    /// Run an authorized request. `show` false: list methods answer an empty page.
+    async fn route(&self, call: &Call, show: bool) -> Outcome {
         let era = call.protocol.era();
         let method = call.method.as_str();
+        let p = &call.principal;
         let mut result = match method {
             "ping" => Ok(json!({})),
             "server/discover" if era == Era::Modern => Ok(self.discover_result()),
-            "tools/list" => self.list(&call.params, &self.0.tools, "tools", |t| json!(t.tool)),
-            "resources/list" => self.list(&call.params, &self.0.resources, "resources", |r| json!(r.resource)),
-            "resources/templates/list" => {
-                self.list(&call.params, &self.0.templates, "resourceTemplates", |t| json!(t.template))
-            }
-            "prompts/list" => self.list(&call.params, &self.0.prompts, "prompts", |p| json!(p.prompt)),
-            "tools/call" => self.call_tool(&call).await,
-            "resources/read" => self.read_resource(&call).await,
-            "prompts/get" => self.get_prompt(&call).await,
+            "tools/list" => self.list(
+                &call.params,
+                &self.0.tools,
+                "tools",
+                |t| show && self.may(p, Action::CallTool(t.tool.name.as_str().into())),
+                |t| json!(t.tool),
+            ),
+            "resources/list" => self.list(
+                &call.params,
+                &self.0.resources,
+                "resources",
+                |r| show && self.may(p, Action::ReadResource(r.resource.uri.as_str().into())),
+                |r| json!(r.resource),
+            ),
+            "resources/templates/list" => self.list(
+                &call.params,
+                &self.0.templates,
+                "resourceTemplates",
+                |t| show && self.may(p, Action::ReadResource(t.template.uri_template.as_str().into())),
+                |t| json!(t.template),
+            ),
+            "prompts/list" => self.list(
+                &call.params,
+                &self.0.prompts,
+                "prompts",
+                |x| show && self.may(p, Action::GetPrompt(x.prompt.name.as_str().into())),
+                |x| json!(x.prompt),
+            ),
+            "tools/call" => self.call_tool(call).await,
+            "resources/read" => self.read_resource(call).await,
+            "prompts/get" => self.get_prompt(call).await,
             "completion/complete" => self.complete(&call.params),
-            "logging/setLevel" if era == Era::Legacy => self.set_level(&call),
-            "resources/subscribe" if era == Era::Legacy => self.subscribe(&call, true),
-            "resources/unsubscribe" if era == Era::Legacy => self.subscribe(&call, false),
+            "logging/setLevel" if era == Era::Legacy => self.set_level(call),
+            "resources/subscribe" if era == Era::Legacy => self.subscribe(call, true),
+            "resources/unsubscribe" if era == Era::Legacy => self.subscribe(call, false),
             _ => Err(err(codes::METHOD_NOT_FOUND, "Method not found")),
         };
         if era == Era::Modern
@@ -188,7 +300,16 @@ impl McpServer {
         result
     }
 
-    fn list<T>(&self, params: &Value, items: &[T], key: &str, show: impl Fn(&T) -> Value) -> Outcome {
+    /// One page of the items `visible` lets through; the cursor counts visible items, so pages
+    /// stay consistent after filtering.
+    fn list<T>(
+        &self,
+        params: &Value,
+        items: &[T],
+        key: &str,
+        visible: impl Fn(&T) -> bool,
+        show: impl Fn(&T) -> Value,
+    ) -> Outcome {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) => {
@@ -199,11 +320,13 @@ impl McpServer {
         if start > items.len() {
             return Err(err(codes::INVALID_PARAMS, "Invalid params: bad cursor"));
         }
-        let end = (start + self.0.settings.page_size).min(items.len());
-        let page: Vec<Value> = items[start..end].iter().map(show).collect();
+        let mut seen = items.iter().filter(|t| visible(t)).skip(start);
+        let page: Vec<Value> = seen.by_ref().take(self.0.settings.page_size).map(show).collect();
+        let end = start + page.len();
+        let more = seen.next().is_some();
         let mut r = Map::new();
         r.insert(key.into(), Value::Array(page));
-        if end < items.len() {
+        if more {
             r.insert("nextCursor".into(), json!(B64.encode(format!("o:{end}"))));
         }
         Ok(Value::Object(r))
@@ -468,6 +591,10 @@ fn mask_value(r: &mcp_secrets::Redactor, v: &mut Value) {
         Value::Object(m) => m.values_mut().for_each(|x| mask_value(r, x)),
         _ => {}
     }
+}
+
+fn audit_unavailable() -> ErrorObject {
+    err(codes::AUDIT_UNAVAILABLE, "Service unavailable: the audit log cannot record requests; try again later")
 }
 
 fn decode_cursor(c: &str) -> Option<usize> {

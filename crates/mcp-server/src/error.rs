@@ -44,8 +44,11 @@ impl ServerError {
 pub fn http_status_for(code: i64, era: Era) -> StatusCode {
     match (era, code) {
         (_, codes::PARSE_ERROR) => StatusCode::BAD_REQUEST,
-        (_, codes::CAPACITY_EXCEEDED) => StatusCode::SERVICE_UNAVAILABLE,
+        (_, codes::CAPACITY_EXCEEDED | codes::AUDIT_UNAVAILABLE) => StatusCode::SERVICE_UNAVAILABLE,
+        // The step-up challenge must reach the client's OAuth layer whatever the era.
+        (_, codes::INSUFFICIENT_SCOPE) => StatusCode::FORBIDDEN,
         (Era::Legacy, _) => StatusCode::OK,
+        (Era::Modern, codes::RATE_LIMITED) => StatusCode::TOO_MANY_REQUESTS,
         (Era::Modern, codes::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
         (
             Era::Modern,
@@ -83,6 +86,9 @@ mod tests {
             codes::CAPACITY_EXCEEDED,
             codes::SESSION_NOT_FOUND,
             codes::REQUEST_CANCELLED,
+            codes::INSUFFICIENT_SCOPE,
+            codes::RATE_LIMITED,
+            codes::AUDIT_UNAVAILABLE,
         ];
         let table: Vec<String> = all
             .iter()
@@ -111,6 +117,9 @@ mod tests {
                 "-32052: legacy 503 modern 503",
                 "-32053: legacy 200 modern 200",
                 "-32054: legacy 200 modern 200",
+                "-32055: legacy 403 modern 403",
+                "-32056: legacy 200 modern 429",
+                "-32057: legacy 503 modern 503",
             ]
         );
     }

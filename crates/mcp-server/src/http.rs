@@ -325,6 +325,7 @@ impl HttpFront {
         }
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let call = Call {
+            id: Some(r.id.clone()),
             method: r.method.into_owned(),
             params,
             protocol,
@@ -336,6 +337,7 @@ impl HttpFront {
             cancel: Cancel::default(),
             session: None,
             peer: Some(req.peer),
+            verdict: Default::default(),
         };
         self.respond(r.id, Era::Modern, call, rx, None).await
     }
@@ -536,6 +538,7 @@ impl HttpFront {
                     m.insert(key.clone(), cancel.clone());
                 }
                 let call = Call {
+                    id: Some(r.id.clone()),
                     method: r.method.into_owned(),
                     params,
                     protocol: session.protocol,
@@ -547,6 +550,7 @@ impl HttpFront {
                     cancel,
                     session: Some(session.clone()),
                     peer: Some(req.peer),
+                    verdict: Default::default(),
                 };
                 self.respond(r.id, Era::Legacy, call, rx, Some((session, key))).await
             }
@@ -709,7 +713,14 @@ impl HttpFront {
                     Err(_) => {
                         forget(inflight);
                         let status = match &outcome { Ok(_) => StatusCode::OK, Err(e) => crate::http_status_for(e.code, era) };
-                        return json_response(status, encode_outcome(&id, &outcome));
+                        let mut r = json_response(status, encode_outcome(&id, &outcome));
+                        if let Err(e) = &outcome
+                            && e.code == codes::INSUFFICIENT_SCOPE
+                            && let Some(v) = self.server.scope_challenge(e)
+                        {
+                            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                        }
+                        return r;
                     }
                 }
             }

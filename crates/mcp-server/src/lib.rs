@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod auth;
 mod bootstrap;
 mod config;
@@ -26,6 +27,7 @@ mod context;
 pub mod demo;
 mod dispatch;
 mod error;
+mod guard;
 mod handler;
 mod http;
 pub mod secrets;

@@ -56,18 +56,21 @@ pub struct TracingSink;
 
 impl AuditSink for TracingSink {
     fn record(&self, e: SecurityEvent) -> Result<(), BackendError> {
-        let peer = e.peer.map(|p| p.to_string());
+        // Fields are only formatted when the level is enabled: authentications are per request.
+        let peer = e.peer.as_ref().map(tracing::field::display);
         if e.kind == SecurityEventKind::Authenticated {
-            tracing::info!(target: "mcp_security", kind = ?e.kind, principal = e.principal.as_deref(), peer = peer.as_deref(), method = e.method.as_deref(), "authenticated");
+            tracing::info!(target: "mcp_security", kind = e.kind.as_str(), principal = e.principal.as_deref(), peer, method = e.method.as_deref(), "authenticated");
             return Ok(());
         }
         tracing::warn!(
             target: "mcp_security",
-            kind = ?e.kind,
+            kind = e.kind.as_str(),
             reason = e.reason,
             principal = e.principal.as_deref(),
-            peer = peer.as_deref(),
+            peer,
             method = e.method.as_deref(),
+            resource = e.resource.as_deref(),
+            rule = e.rule.as_deref(),
             "security event"
         );
         Ok(())
@@ -98,6 +101,10 @@ pub(crate) struct Inner {
     pub(crate) secrets: Option<mcp_secrets::Secrets>,
     /// Per tool (same order as `tools`): the scoped view of its declared secrets.
     pub(crate) tool_secrets: Vec<Option<mcp_secrets::ScopedSecrets>>,
+    /// Authorization; `None` only when the builder was told to skip it.
+    pub(crate) authz: Option<crate::guard::Authz>,
+    /// The audit log: one record per decoded request.
+    pub(crate) audit: Option<Arc<dyn AuditSink>>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -140,6 +147,8 @@ impl McpServer {
             events: Arc::new(TracingSink),
             auth: None,
             secrets: None,
+            authz: None,
+            audit: None,
         }
     }
 
@@ -163,6 +172,14 @@ impl McpServer {
         self.0.hub.list_changed(crate::subscriptions::ListKind::Prompts);
     }
 
+    /// Record a security event with every subscriber.
+    pub(crate) fn emit(&self, e: SecurityEvent) {
+        if let Some(a) = &self.0.audit {
+            let _ = a.record(e.clone());
+        }
+        let _ = self.0.events.record(e);
+    }
+
     /// Record a security event.
     pub(crate) fn event(
         &self,
@@ -174,7 +191,7 @@ impl McpServer {
         let mut e = SecurityEvent::new(kind, reason, std::time::SystemTime::now());
         e.peer = peer;
         e.method = method.map(Into::into);
-        let _ = self.0.events.record(e);
+        self.emit(e);
     }
 
     /// The settings in force.
@@ -196,9 +213,28 @@ pub struct ServerBuilder {
     pub(crate) events: Arc<dyn AuditSink>,
     auth: Option<crate::auth::AuthMode>,
     pub(crate) secrets: Option<mcp_secrets::Secrets>,
+    authz: Option<crate::guard::Authz>,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl ServerBuilder {
+    /// Record one audit record per decoded request (and every security event) in `sink`. When
+    /// the sink reports it is failing closed, requests answer 503 (`-32057`) before any work.
+    #[must_use]
+    pub fn audit_log(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// Authorize every request with `authorizer`. With `hide_forbidden`, a caller denied by
+    /// roles gets the same answer as for an unknown tool / resource / prompt, so names do not
+    /// leak; OAuth scope denials always answer 403 `insufficient_scope`.
+    #[must_use]
+    pub fn authorizer(mut self, authorizer: Arc<dyn mcp_core::traits::Authorizer>, hide_forbidden: bool) -> Self {
+        self.authz = Some(crate::guard::Authz { authorizer, hide_forbidden });
+        self
+    }
+
     /// Authenticate every HTTP request with `auth` (stdio callers are the local user).
     #[must_use]
     pub fn authenticator(mut self, auth: Arc<mcp_auth::CompositeAuthenticator>) -> Self {
@@ -355,6 +391,8 @@ impl ServerBuilder {
             auth,
             secrets: self.secrets,
             tool_secrets,
+            authz: self.authz,
+            audit: self.audit,
         })))
     }
 }

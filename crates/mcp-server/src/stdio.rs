@@ -185,6 +185,7 @@ fn handle_line(
         c.inflight.insert(key.clone(), cancel.clone());
     }
     let call = Call {
+        id: Some(id.clone()),
         method: r.method.into_owned(),
         params,
         protocol,
@@ -196,6 +197,7 @@ fn handle_line(
         cancel,
         session: None,
         peer: None,
+        verdict: Default::default(),
     };
     let server = server.clone();
     let conn = conn.clone();

@@ -401,7 +401,7 @@ impl Jwt {
             .arg(format!("Authorization: Bearer {token}"))
             .arg(&self.resource);
         run_client(&mut cmd, &self.dir.join("py-mcp2-hs256.log"))?;
-        expect_logged(&self.server.log, |f| f["kind"] == "Authenticated" && f["principal"] == JWT_SUBJECT)
+        expect_logged(&self.server.log, |f| f["kind"] == "authenticated" && f["principal"] == JWT_SUBJECT)
             .map_err(|e| format!("no Authenticated event for {JWT_SUBJECT}: {e}"))
     }
 
@@ -513,7 +513,7 @@ impl Mtls {
         let reply = self.call(Some("client"), &[])?;
         reply.expect_status(200)?;
         expect_calculate_result(&reply)?;
-        expect_logged(&self.server.log, |f| f["kind"] == "Authenticated" && f["principal"] == MTLS_PRINCIPAL)
+        expect_logged(&self.server.log, |f| f["kind"] == "authenticated" && f["principal"] == MTLS_PRINCIPAL)
             .map_err(|e| format!("no Authenticated event for {MTLS_PRINCIPAL}: {e}"))
     }
 
@@ -543,7 +543,7 @@ impl Mtls {
 }
 
 fn is_handshake_failure(f: &Value) -> bool {
-    f["kind"] == "TransportRejected" && f["reason"] == "TLS handshake failed"
+    f["kind"] == "transport_rejected" && f["reason"] == "TLS handshake failed"
 }
 
 // ------------------------------------------------------------------------------------------
@@ -736,7 +736,7 @@ fn expect_json_rpc_error(reply: &Reply, code: i64) -> Result {
 /// curl `args`, expecting `status` with a Bearer `error="<error>"` challenge, and a new `authenticate_fail` event
 /// with `reason` in the server's log.
 fn expect_refusal(log: &Path, args: &[String], status: u16, error: &str, reason: &str) -> Result {
-    let matches = |f: &Value| f["kind"] == "AuthenticateFail" && f["reason"] == reason;
+    let matches = |f: &Value| f["kind"] == "authenticate_fail" && f["reason"] == reason;
     let before = count_logged(log, matches);
     let reply = curl(args)?;
     reply.expect_status(status)?;
@@ -747,7 +747,7 @@ fn expect_refusal(log: &Path, args: &[String], status: u16, error: &str, reason:
     expect_json_rpc_error(&reply, -32050)?;
     wait_logged(log, before, matches).map_err(|e| {
         let got =
-            last_logged(log, |f| f["kind"] == "AuthenticateFail").map_or("none".into(), |f| f["reason"].to_string());
+            last_logged(log, |f| f["kind"] == "authenticate_fail").map_or("none".into(), |f| f["reason"].to_string());
         format!("refused, but not for {reason} ({e}; last refusal reason: {got})")
     })
 }

@@ -356,6 +356,17 @@ impl McpServer {
         v
     }
 
+    /// Mask every loaded secret value in a message.
+    fn mask_text(&self, text: String) -> String {
+        match &self.0.secrets {
+            Some(s) => match s.redactor().redact(&text) {
+                std::borrow::Cow::Owned(masked) => masked,
+                std::borrow::Cow::Borrowed(_) => text,
+            },
+            None => text,
+        }
+    }
+
     /// Mask every loaded secret value in the strings of a result.
     fn mask(&self, v: &mut Value) {
         let Some(s) = &self.0.secrets else { return };
@@ -411,8 +422,8 @@ impl McpServer {
                 Err(err(codes::MISSING_CLIENT_CAPABILITY, "Missing required client capability")
                     .with_data(json!({"requiredCapabilities": caps})))
             }
-            HandlerErrorKind::InvalidParams => Err(ErrorObject::new(codes::INVALID_PARAMS, e.message)),
-            _ => Err(ErrorObject::new(codes::INTERNAL_ERROR, e.message)),
+            HandlerErrorKind::InvalidParams => Err(ErrorObject::new(codes::INVALID_PARAMS, self.mask_text(e.message))),
+            _ => Err(ErrorObject::new(codes::INTERNAL_ERROR, self.mask_text(e.message))),
         }
     }
 
@@ -484,7 +495,11 @@ impl McpServer {
         let ctx = self.context(call, input);
         match self.run(call, handler(uri.to_owned(), vars, ctx.clone())).await? {
             Ok(contents) if contents.is_empty() => Err(not_found()),
-            Ok(contents) => Ok(json!({"contents": contents})),
+            Ok(contents) => {
+                let mut v = json!({"contents": contents});
+                self.mask(&mut v);
+                Ok(v)
+            }
             Err(e) => self.handler_failure(call, &ctx, &binding, e),
         }
     }
@@ -515,7 +530,11 @@ impl McpServer {
         let (input, binding) = self.input_mode(call, name, args_value.as_ref())?;
         let ctx = self.context(call, input);
         match self.run(call, (spec.handler)(args, ctx.clone())).await? {
-            Ok(r) => serde_json::to_value(r).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error")),
+            Ok(r) => {
+                let mut v = serde_json::to_value(r).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
+                self.mask(&mut v);
+                Ok(v)
+            }
             Err(e) => self.handler_failure(call, &ctx, &binding, e),
         }
     }

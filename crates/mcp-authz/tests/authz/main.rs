@@ -1,0 +1,5 @@
+//! Integration tests of mcp-authz: TOML configs end to end, scenarios, and property tests.
+
+mod props;
+mod scenarios;
+mod support;

@@ -96,14 +96,19 @@ fn parse(raw: &str) -> Result<Reply> {
     Ok(Reply { status, head: head.to_string(), body: body.to_string() })
 }
 
-/// Fail unless `call` gets a 200 carrying the expected `calculate` result.
-pub fn verify(addr: SocketAddr, call: &Call, what: &str) -> Result {
+/// Fail unless `call` gets a 200 carrying the expected `calculate` result; the error says what
+/// came back (with the `WWW-Authenticate` challenge when the credential was refused).
+pub fn check(addr: SocketAddr, call: &Call) -> Result {
     let reply = send(addr, call)?;
     if reply.status == 200 && reply.body.contains(EXPECTED) {
         return Ok(());
     }
+    let challenge = match reply.header("www-authenticate") {
+        Some(c) => format!("\nwww-authenticate: {c} (the credential was refused)"),
+        None => String::new(),
+    };
     Err(format!(
-        "{what} at {addr} answered the check request wrongly (want 200 and {EXPECTED}):\nstatus {}\n{}",
+        "answered the check request wrongly (want 200 and {EXPECTED}):\nstatus {}{challenge}\n{}",
         reply.status, reply.body
     ))
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::probe::Call;
+use super::jwt;
+use super::launch::{Credential, Launch, command, provision_key};
+use super::probe::{self, Call};
+pub use super::target::Target;
 use crate::util::Result;
 
 /// The core the server runs on (the load generator gets [`LOAD_CORE`]).
@@ -16,84 +19,25 @@ pub const SERVER_CORE: &str = "0";
 /// The core the load generator runs on.
 pub const LOAD_CORE: &str = "1";
 
-/// What is being measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// `mcp-server serve` with its embedded default configuration.
-    Ours,
-    /// `examples/bare_hyper`: hyper + a JSON-RPC parse, no security.
-    Bare,
-}
-
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ours => "ours",
-            Self::Bare => "bare",
-        }
-    }
-
-    fn command(self, release: &Path, addr: SocketAddr, data: Option<&Path>) -> Command {
-        let mut c = Command::new("taskset");
-        c.args(["-c", SERVER_CORE]);
-        match self {
-            Self::Ours => c.arg(release.join("mcp-server")).args(["serve", "--listen", &addr.to_string()]),
-            Self::Bare => c.arg(release.join("examples").join("bare_hyper")).args(["--listen", &addr.to_string()]),
-        };
-        server_env(&mut c, data).env("TOKIO_WORKER_THREADS", "1");
-        c
-    }
-}
-
-/// The server reads `MCP_*` variables as configuration: none but the log level (and the data
-/// dir holding the API key, when there is one).
-fn server_env<'a>(c: &'a mut Command, data: Option<&Path>) -> &'a mut Command {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("MCP_") {
-            c.env_remove(k);
-        }
-    }
-    if let Some(dir) = data {
-        c.env("MCP_SERVER__DATA_DIR", dir);
-    }
-    c.env("MCP_LOGGING__LEVEL", "warn")
-}
-
-/// An API key for the benchmark client in a fresh data dir, from `mcp-server keys new`; `None`
-/// for a build without API keys (no `keys` subcommand: every caller is anonymous).
-fn provision_key(release: &Path, data: &Path) -> Result<Option<String>> {
-    let mut c = Command::new(release.join("mcp-server"));
-    c.args(["keys", "new", "--name", "bench", "--permissions", "tools"]);
-    let out = server_env(&mut c, Some(data)).output().map_err(|e| format!("cannot run mcp-server keys new: {e}"))?;
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        if stderr.contains("unrecognized subcommand") {
-            return Ok(None);
-        }
-        return Err(format!("mcp-server keys new failed ({}):\n{stdout}{stderr}", out.status));
-    }
-    // The key is the one indented line ("API key for ... (shown once):\n\n    KEY\n\n...").
-    let key = stdout.lines().find_map(|l| l.strip_prefix("    ").map(str::trim).filter(|k| !k.contains(' ')));
-    key.map(|k| Some(k.to_string())).ok_or_else(|| format!("no key in the output of mcp-server keys new:\n{stdout}"))
-}
-
 /// `target/release` (honouring `CARGO_TARGET_DIR`).
 pub fn release_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
     crate::util::root().join(target).join("release")
 }
 
-/// A running server; killed (and reaped) on drop, its log and data dir removed then unless a
-/// failure was reported.
+/// A running server; killed (and reaped) on drop, its log, data dir and configuration files
+/// removed then unless a failure was reported.
 #[derive(Debug)]
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub target: Target,
-    /// The client's API key (`x-api-key`), when the server authenticates.
-    api_key: Option<String>,
+    /// What every request carries, when the server authenticates.
+    credential: Option<Credential>,
     log: PathBuf,
     data: PathBuf,
+    /// Written for this server (JWT configuration and public key).
+    files: Vec<PathBuf>,
     keep: Cell<bool>,
 }
 
@@ -104,31 +48,43 @@ impl Drop for Server {
         if !self.keep.get() {
             let _ = std::fs::remove_file(&self.log);
             let _ = std::fs::remove_dir_all(&self.data);
+            for f in &self.files {
+                let _ = std::fs::remove_file(f);
+            }
         }
     }
 }
 
 impl Server {
     /// Start `target` on a free loopback port, logging to `dir/<name>-<port>.log`; wait until it
-    /// accepts connections.
-    pub fn start(target: Target, dir: &Path) -> Result<Self> {
+    /// accepts connections. `jwt_cache` false turns off the verified-token cache of the JWT
+    /// variants.
+    pub fn start(target: Target, dir: &Path, jwt_cache: bool) -> Result<Self> {
         let addr = free_addr()?;
         let name = format!("{}-{}", target.name(), addr.port());
         let (log, data) = (dir.join(format!("{name}.log")), dir.join(format!("{name}-data")));
         let release = release_dir();
-        let api_key = match target {
-            Target::Ours => provision_key(&release, &data)?,
-            Target::Bare => None,
+        let mut launch = Launch::default();
+        let mut files = Vec::new();
+        let credential = match (target, target.jwt()) {
+            (_, Some(alg)) => {
+                let setup = jwt::setup(alg, dir, &name, addr, jwt_cache)?;
+                (launch.config, launch.env, files) = (Some(setup.config), setup.env, setup.files);
+                Some(Credential::Bearer(setup.token))
+            }
+            (Target::Ours, None) => provision_key(&release, &data)?.map(Credential::ApiKey),
+            _ => None,
         };
+        // The secret store (and the API keys) live in the data dir: one per server, removed after.
+        launch.data = credential.as_ref().map(|_| data.clone());
         let stderr = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = target
-            .command(&release, addr, api_key.as_ref().map(|_| data.as_path()))
+        let child = command(target, &release, addr, &launch)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", target.name()))?;
-        let mut server = Self { child, addr, target, api_key, log, data, keep: Cell::new(false) };
+        let mut server = Self { child, addr, target, credential, log, data, files, keep: Cell::new(false) };
         server.wait_ready()?;
         Ok(server)
     }
@@ -150,15 +106,23 @@ impl Server {
     /// `call` with this server's credentials.
     pub fn authorize(&self, call: &Call) -> Call {
         let mut call = call.clone();
-        if let Some(key) = &self.api_key {
-            call.headers.push(("x-api-key", key.clone()));
+        match &self.credential {
+            Some(Credential::ApiKey(key)) => call.headers.push(("x-api-key", key.clone())),
+            Some(Credential::Bearer(token)) => call.headers.push(("authorization", format!("Bearer {token}"))),
+            None => {}
         }
         call
     }
 
-    /// Whether requests carry an API key.
+    /// Whether requests carry a credential.
     pub fn authenticated(&self) -> bool {
-        self.api_key.is_some()
+        self.credential.is_some()
+    }
+
+    /// Check that `call` gets the correct `calculate` answer (a refused credential fails here,
+    /// before any load); on failure the error carries the end of the server's log.
+    pub fn verify(&self, call: &Call) -> Result {
+        probe::check(self.addr, call).map_err(|e| self.failure(&e))
     }
 
     /// An error naming the server, with the end of its log (which is then kept).

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use super::probe::{self, Call};
+use super::report::{auth_line, latency, mib};
 use super::server::{Server, Target};
 use super::wrk;
-use super::{latency, mib};
 use crate::util::Result;
 
 /// Connections of every soak load.
@@ -80,9 +80,9 @@ fn era(
     ticks: u64,
     call: impl Fn(&Server) -> Result<Call>,
 ) -> Result<Era> {
-    let mut server = Server::start(Target::Ours, dir)?;
+    let mut server = Server::start(Target::Ours, dir, true)?;
     let call = call(&server)?;
-    probe::verify(server.addr, &call, name)?;
+    server.verify(&call).map_err(|e| format!("soak {name}: {e}"))?;
     let tag = name.split_whitespace().next().unwrap_or("soak");
     let warmup = WARMUP.min(opts.requests / 2);
     eprintln!("  soak {name}: {warmup} warm-up requests, then {}", opts.requests - warmup);
@@ -93,7 +93,7 @@ fn era(
     let rest = load(&mut server, dir, &format!("soak-{tag}"), &call, opts.requests - warmup)?;
     let after = server.cpu_ticks()?;
     let done = all_ok(&server, &rest)?;
-    probe::verify(server.addr, &call, name)?;
+    server.verify(&call).map_err(|e| format!("soak {name}: {e}"))?;
     Ok(Era {
         name,
         requests: first.statuses.map_or(0, |s| s[0]) + done,
@@ -110,9 +110,9 @@ fn era(
 /// A fresh server flooded with `initialize`; counts of 200 and 503, RSS before and after; whether
 /// the requests were authenticated.
 fn sessions(dir: &Path, opts: &Options) -> Result<(Sessions, bool)> {
-    let mut server = Server::start(Target::Ours, dir)?;
+    let mut server = Server::start(Target::Ours, dir, true)?;
     let modern = server.authorize(&probe::modern_call());
-    probe::verify(server.addr, &modern, "ours")?;
+    server.verify(&modern)?;
     let rss_before_kib = server.memory_kib("VmRSS")?;
     eprintln!("  soak sessions: {} initialize requests", opts.sessions);
     let init = server.authorize(&probe::initialize());
@@ -125,7 +125,7 @@ fn sessions(dir: &Path, opts: &Options) -> Result<(Sessions, bool)> {
         )));
     }
     // The cap refuses new sessions; stateless (modern) requests must still be served.
-    probe::verify(server.addr, &modern, "ours after the initialize flood")?;
+    server.verify(&modern).map_err(|e| format!("after the initialize flood: {e}"))?;
     let sessions = Sessions {
         sent: accepted + refused,
         accepted,
@@ -167,7 +167,7 @@ pub fn print(report: &Report, opts: &Options) {
         "memory soak: mcp-server alone, fresh process per line, {CONNECTIONS} connections, RSS after {} requests (warm) and at the end",
         WARMUP.min(opts.requests / 2)
     );
-    println!("{}", super::auth_line(report.authenticated));
+    println!("{}", auth_line(report.authenticated));
     println!();
     println!(
         "{:<30} {:>9} {:>8} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10}",

@@ -112,6 +112,9 @@ impl FileBlockStore {
         let mut bytes = Vec::with_capacity(usize::try_from(m.len()).unwrap_or(0));
         f.read_to_end(&mut bytes).map_err(|e| MonitorError::io("reading", &self.path, e))?;
         let stamp = (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+        if m.mode() & 0o077 != 0 {
+            tracing::warn!(path = %self.path.display(), "block file is accessible to group or others; run chmod 600");
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok((Vec::new(), Some(stamp)));
         }

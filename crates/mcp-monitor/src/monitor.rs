@@ -67,7 +67,16 @@ impl SecurityMonitor {
     /// configured this must run inside a tokio runtime with a rustls crypto provider installed.
     pub fn new(config: &MonitoringConfig, clock: Arc<dyn Clock>) -> Result<Self, MonitorError> {
         let store: Arc<dyn BlockStore> = match &config.blocking.file {
-            Some(path) => Arc::new(FileBlockStore::new(path)),
+            Some(path) => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                if !dir.is_dir() {
+                    return Err(MonitorError::Config(format!(
+                        "blocking.file: directory {} does not exist; create it (mode 0700) or change the path",
+                        dir.display()
+                    )));
+                }
+                Arc::new(FileBlockStore::new(path))
+            }
             None => Arc::new(MemoryBlockStore::new()),
         };
         Self::with_store(config, clock, store)
@@ -96,10 +105,6 @@ impl SecurityMonitor {
             Some(url) => Some(crate::webhook::Notifier::start(a, url, Arc::clone(&metrics))?),
             None => None,
         };
-        #[cfg(not(feature = "webhook"))]
-        if a.webhook_url.is_some() {
-            return Err(MonitorError::FeatureNotCompiled { what: "alerts.webhook_url", feature: "webhook" });
-        }
         let base = clock.instant();
         let monitor = Self {
             clock,
@@ -130,8 +135,8 @@ impl SecurityMonitor {
     }
 
     /// Feed one event: count it, track failures (possibly blocking), check alert thresholds,
-    /// and deliver it to subscribers. Never blocks; does not allocate unless it blocks a key,
-    /// raises an alert, or meets a channel subscriber.
+    /// and deliver it to subscribers. Never blocks. Allocates only when it starts counting a
+    /// new failing key, blocks a key, raises an alert, or meets a channel subscriber.
     pub fn publish(&self, event: &SecurityEvent) {
         self.metrics.event(kinds::index(event.kind));
         let m = &self.metrics;
@@ -146,14 +151,20 @@ impl SecurityMonitor {
             c.fetch_add(1, Ordering::Relaxed);
         }
         self.bus.publish(event);
-        if self.counted.contains(event.kind) {
-            self.count_failure(event);
+        let class = AlertClass::of(event);
+        let counted = self.counted.contains(event.kind);
+        if !counted && class.is_none() {
+            return;
         }
-        if let Some(class) = AlertClass::of(event) {
+        let now = self.mono_ms();
+        if counted {
+            self.count_failure(event, now);
+        }
+        if let Some(class) = class {
             if class == AlertClass::LargeMessages {
                 self.metrics.large_message();
             }
-            self.alert_hit(class);
+            self.alert_hit(class, now);
         }
     }
 
@@ -161,7 +172,7 @@ impl SecurityMonitor {
     /// as an oversized-message event (those are counted by [`Self::publish`]).
     pub fn record_large_message(&self) {
         self.metrics.large_message();
-        self.alert_hit(AlertClass::LargeMessages);
+        self.alert_hit(AlertClass::LargeMessages, self.mono_ms());
     }
 
     /// Call `handler` for every event (including the monitor's own `ClientBlocked`, `Alert` and
@@ -182,8 +193,8 @@ impl SecurityMonitor {
         self.bus.dropped()
     }
 
-    /// The active block on `ip` (IPv6: on its configured prefix), counting a blocked request
-    /// when there is one. While no block exists at all this is two atomic loads.
+    /// The active block on `ip` (IPv6: on its configured prefix). Each `Some` answer adds one to
+    /// `mcp_blocked_requests_total`, so ask once per request. While no block exists at all this is two atomic loads.
     pub fn is_blocked_ip(&self, ip: IpAddr) -> Option<BlockInfo> {
         if self.blocks.len() == 0 {
             return None;

@@ -11,30 +11,28 @@ use mcp_core::{SecurityEvent, SecurityEventKind};
 use crate::alerts::AlertClass;
 use crate::anomaly::Deviation;
 use crate::monitor::{AUTO_BLOCK_REASON, SecurityMonitor};
-use crate::target::{BlockEntry, BlockInfo, BlockOrigin, BlockTarget, normalize_ip, unix_ms};
+use crate::target::{BlockEntry, BlockOrigin, BlockTarget, normalize_ip, unix_ms};
 
 impl SecurityMonitor {
-    pub(crate) fn count_failure(&self, event: &SecurityEvent) {
+    /// Count a failure for the event's client and address, `now` being [`Self::mono_ms`].
+    pub(crate) fn count_failure(&self, event: &SecurityEvent, now: u64) {
         let Some(tracker) = &self.tracker else { return };
-        let now = self.mono_ms();
+        // Wall time only matters when some block exists (an already blocked key is not counted).
+        let wall = (self.blocks.len() > 0).then(|| unix_ms(self.clock.now()));
         if let Some(id) = event.principal.as_ref().filter(|id| &***id != "anonymous")
-            && self.is_blocked_client_quiet(id).is_none()
+            && wall.is_none_or(|w| self.blocks.client(id, w).is_none())
             && let Some(d) = tracker.record_client(id, now)
         {
             self.auto_block(BlockTarget::Client(Arc::clone(id)), d);
         }
         if let Some(peer) = event.peer {
             let ip = normalize_ip(peer.ip(), self.v6_prefix);
-            if self.blocks.ip(&ip, unix_ms(self.clock.now())).is_none()
+            if wall.is_none_or(|w| self.blocks.ip(&ip, w).is_none())
                 && let Some(d) = tracker.record_ip(ip, now)
             {
                 self.auto_block(BlockTarget::Ip(ip), d);
             }
         }
-    }
-
-    fn is_blocked_client_quiet(&self, id: &str) -> Option<BlockInfo> {
-        self.blocks.client(id, unix_ms(self.clock.now()))
     }
 
     fn auto_block(&self, target: BlockTarget, d: Duration) {
@@ -61,9 +59,10 @@ impl SecurityMonitor {
         self.emit(&blocked_event(&target, AUTO_BLOCK_REASON, "block:failed_attempts", now));
     }
 
-    pub(crate) fn alert_hit(&self, class: AlertClass) {
+    /// Count one event of `class` at `now` ([`Self::mono_ms`]) and alert on a crossing.
+    pub(crate) fn alert_hit(&self, class: AlertClass, now: u64) {
         let Some(alerts) = &self.alerts else { return };
-        let Some(count) = alerts.hit(class, self.mono_ms()) else { return };
+        let Some(count) = alerts.hit(class, now) else { return };
         let threshold = alerts.threshold(class);
         let at = self.clock.now();
         self.metrics.alert(class);

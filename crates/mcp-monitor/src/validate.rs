@@ -74,6 +74,15 @@ fn alerts(c: &AlertsConfig) -> Result<(), MonitorError> {
     if c.backoff_ms > 60_000 {
         return Err(bad(format!("alerts.backoff_ms must be at most 60000, got {}", c.backoff_ms)));
     }
+    if let Some(url) = &c.webhook_url {
+        #[cfg(feature = "webhook")]
+        crate::webhook::check_url(url)?;
+        #[cfg(not(feature = "webhook"))]
+        {
+            let _ = url;
+            return Err(MonitorError::FeatureNotCompiled { what: "alerts.webhook_url", feature: "webhook" });
+        }
+    }
     Ok(())
 }
 
@@ -141,7 +150,10 @@ mod tests {
             anomaly_factor = 8.0
             "#,
         );
+        #[cfg(feature = "webhook")]
         c.validate().expect("valid");
+        #[cfg(not(feature = "webhook"))]
+        assert!(c.validate().expect_err("no webhook feature").to_string().contains("--features webhook"));
         assert!(count_kinds(&c.blocking).expect("kinds").contains(SecurityEventKind::ValidationFail));
         assert_eq!(c.alerts.thresholds.auth_failures, 0);
         assert_eq!(format!("{:?}", c.alerts.webhook_url), "Some(WebhookUrl([REDACTED]))");

@@ -131,7 +131,7 @@ impl Delivery {
 }
 
 /// `https`, or `http` to a loopback host. Errors never echo the URL.
-fn check_url(url: &WebhookUrl) -> Result<reqwest::Url, MonitorError> {
+pub(crate) fn check_url(url: &WebhookUrl) -> Result<reqwest::Url, MonitorError> {
     let bad = |m: &str| MonitorError::Config(format!("alerts.webhook_url: {m}"));
     let u = reqwest::Url::parse(url.expose()).map_err(|_| bad("not a valid absolute URL"))?;
     let host = u.host_str().ok_or_else(|| bad("the URL has no host"))?;

@@ -3,6 +3,7 @@
 
 mod blockfile;
 mod common;
+#[cfg(feature = "webhook")]
 mod webhook;
 
 use std::net::IpAddr;

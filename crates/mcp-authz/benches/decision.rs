@@ -54,6 +54,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide/no_rule_default", |b| {
         b.iter(|| black_box(policy.decide(&user, black_box(unruled.clone()))))
     });
+    let mut direct = user.clone();
+    direct.permissions.insert("tools:execute:tool_without_rule".parse().expect("valid permission"));
+    assert!(policy.decide(&direct, unruled.clone()).is_allowed());
+    c.bench_function("decide/no_rule_allow_direct", |b| {
+        b.iter(|| black_box(policy.decide(&direct, black_box(unruled.clone()))))
+    });
     c.bench_function("decide/list_tools", |b| b.iter(|| black_box(policy.decide(&user, Action::ListTools))));
 
     let mut oauth = Principal::new("client", AuthMethod::OAuth);

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::bits::Bits;
+use crate::index::Rule;
 use crate::policy::Policy;
 use crate::rule::{Origin, TargetKind};
 
@@ -44,10 +45,12 @@ pub enum LintFinding {
         /// The rule id.
         rule: Arc<str>,
     },
-    /// A config rule replaces the code rule registered for the same name.
+    /// A code rule never decides: a config rule matches everything it matches.
     CodeRuleOverridden {
-        /// The rule id.
+        /// The code rule id.
         rule: Arc<str>,
+        /// The config rule that decides instead.
+        by: Arc<str>,
     },
     /// A registered tool has no rule: callers need `tools:execute:<name>`.
     ToolWithoutRule {
@@ -82,7 +85,9 @@ impl fmt::Display for LintFinding {
                 write!(f, "rule {rule} admits role {role}, which [authorization.roles] does not define")
             }
             Self::UnregisteredTarget { rule } => write!(f, "rule {rule} matches nothing the server registered"),
-            Self::CodeRuleOverridden { rule } => write!(f, "config rule {rule} overrides the rule set in code"),
+            Self::CodeRuleOverridden { rule, by } => {
+                write!(f, "rule {rule} set in code is overridden by config rule {by}")
+            }
             Self::ToolWithoutRule { tool } => write!(f, "tool {tool} has no rule: it requires tools:execute:{tool}"),
         }
     }
@@ -96,6 +101,35 @@ impl Policy {
         if !self.enabled {
             out.push(LintFinding::AuthorizationDisabled);
         }
+        self.lint_roles(&mut out);
+        for rule in &self.rules.rules {
+            match rule.origin {
+                Origin::Code => self.lint_code_rule(rule, &mut out),
+                _ => {
+                    let registered = match rule.kind {
+                        TargetKind::Tool => tools,
+                        TargetKind::Resource => resources,
+                        TargetKind::Prompt => prompts,
+                    };
+                    let matches = |item: &&str| match rule.pattern.strip_suffix('*') {
+                        Some(prefix) => item.starts_with(prefix),
+                        None => *item == &*rule.pattern,
+                    };
+                    if !registered.iter().any(matches) {
+                        out.push(LintFinding::UnregisteredTarget { rule: rule.id.clone() });
+                    }
+                }
+            }
+        }
+        for tool in tools {
+            if self.rules.find(TargetKind::Tool, tool).is_none() {
+                out.push(LintFinding::ToolWithoutRule { tool: (*tool).into() });
+            }
+        }
+        out
+    }
+
+    fn lint_roles(&self, out: &mut Vec<LintFinding>) {
         let mut referenced = Bits::default();
         if let Some(d) = self.default_role {
             referenced.set(d);
@@ -117,45 +151,47 @@ impl Policy {
                 out.push(LintFinding::UnusedRole { role: role.name.clone() });
             }
         }
-        for rule in &self.rules.rules {
-            match rule.origin {
-                Origin::Code => {
-                    for name in &rule.role_names {
-                        if self.roles.get(name).is_some_and(|i| !self.roles.roles[i].defined) {
-                            out.push(LintFinding::UndefinedRoleInCodeRule {
-                                rule: rule.id.clone(),
-                                role: name.clone(),
-                            });
-                        }
-                    }
-                }
-                _ => {
-                    let registered = match rule.kind {
-                        TargetKind::Tool => tools,
-                        TargetKind::Resource => resources,
-                        TargetKind::Prompt => prompts,
-                    };
-                    let matches = |item: &&str| match rule.pattern.strip_suffix('*') {
-                        Some(prefix) => item.starts_with(prefix),
-                        None => *item == &*rule.pattern,
-                    };
-                    if !registered.iter().any(matches) {
-                        out.push(LintFinding::UnregisteredTarget { rule: rule.id.clone() });
-                    }
-                    let shadows = |r: &&crate::index::Rule| {
-                        r.origin == Origin::Code && r.kind == rule.kind && r.pattern == rule.pattern
-                    };
-                    if self.rules.rules.iter().any(|r| shadows(&r)) {
-                        out.push(LintFinding::CodeRuleOverridden { rule: rule.id.clone() });
-                    }
-                }
+    }
+
+    fn lint_code_rule(&self, rule: &Rule, out: &mut Vec<LintFinding>) {
+        for name in &rule.role_names {
+            if self.roles.get(name).is_some_and(|i| !self.roles.roles[i].defined) {
+                out.push(LintFinding::UndefinedRoleInCodeRule { rule: rule.id.clone(), role: name.clone() });
             }
         }
-        for tool in tools {
-            if self.rules.find(TargetKind::Tool, tool).is_none() {
-                out.push(LintFinding::ToolWithoutRule { tool: (*tool).into() });
-            }
+        // A config rule matching the code rule's own pattern decides everything it would.
+        if let Some(by) = self.rules.index[0][rule.kind.index()].find(&rule.pattern) {
+            out.push(LintFinding::CodeRuleOverridden { rule: rule.id.clone(), by: self.rules.rules[by].id.clone() });
         }
-        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AuthorizationConfig, ToolRule};
+    use crate::rule::{AccessRule, CodeRules};
+
+    #[test]
+    fn prefix_config_rules_override_code_rules() {
+        let rule =
+            |name: &str| ToolRule { name: name.into(), permission: None, roles: None, public: true, audit_log: false };
+        let cfg = AuthorizationConfig { tools: vec![rule("debug_*")], ..AuthorizationConfig::default() };
+        let mut code = CodeRules::new();
+        code.tool("debug_dump", AccessRule::new()).tool("other", AccessRule::new()).tool("debug_*x", AccessRule::new());
+        let policy = Policy::compile(&cfg, &code).expect("compiles");
+        let found = policy.lint(&["debug_dump", "other"], &[], &[]);
+        assert_eq!(
+            found,
+            vec![
+                LintFinding::CodeRuleOverridden { rule: "tool:debug_*x".into(), by: "tool:debug_*".into() },
+                LintFinding::CodeRuleOverridden { rule: "tool:debug_dump".into(), by: "tool:debug_*".into() },
+            ]
+        );
+        assert!(found.iter().all(|f| f.severity() == Severity::Info));
+        assert_eq!(
+            found[1].to_string(),
+            "info: rule tool:debug_dump set in code is overridden by config rule tool:debug_*"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of mcp-authz: TOML configs end to end, scenarios, and property tests.
 
+mod model;
 mod props;
 mod scenarios;
 mod support;

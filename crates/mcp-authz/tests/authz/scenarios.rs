@@ -122,7 +122,7 @@ fn config_rules_override_code_rules() {
     let d = denied(p.decide(&user, Action::call_tool("audited")));
     assert!(d.audit && d.required.as_str() == "tools:execute:audited");
     let lint = p.lint(&["echo", "deploy", "audited", "calculate"], &["mcp://docs/{id}"], &[]);
-    assert!(lint.contains(&LintFinding::CodeRuleOverridden { rule: "tool:echo".into() }));
+    assert!(lint.contains(&LintFinding::CodeRuleOverridden { rule: "tool:echo".into(), by: "tool:echo".into() }));
     assert!(lint.contains(&LintFinding::UndefinedRoleInCodeRule {
         rule: "tool:deploy".into(),
         role: "release-manager".into()

@@ -1,6 +1,8 @@
 //! Bodies of request and security-event records, written directly in canonical JSON (keys in
 //! sorted order, compact), plus the per-record salts and the mapping onto record classes.
 
+use std::io::Write;
+
 use mcp_core::{AuditRecord, SecurityEvent, SecurityEventKind};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -85,7 +87,13 @@ impl<'a> Obj<'a> {
     }
     fn num(&mut self, k: &str, v: impl std::fmt::Display) {
         self.key(k);
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.out, "{v}");
+    }
+    /// A value whose Display form needs no JSON escaping (socket addresses).
+    fn display_str(&mut self, k: &str, v: impl std::fmt::Display) {
+        self.key(k);
+        let _ = write!(self.out, "\"{v}\"");
     }
     fn hex(&mut self, k: &str, v: &[u8]) {
         self.key(k);
@@ -124,7 +132,7 @@ pub(crate) fn audit_body(r: &AuditRecord, include: u16, salt: &[u8; SALT_LEN], o
         o.hex("params_hash", h);
     }
     if let (true, Some(peer)) = (has(include, Field::Peer), r.peer) {
-        o.str("peer", &peer.to_string());
+        o.display_str("peer", peer);
     }
     if let (true, Some(id)) = (has(include, Field::RequestId), &r.request_id) {
         o.str("request_id", id);
@@ -150,7 +158,7 @@ pub(crate) fn event_body(e: &SecurityEvent, include: u16, salt: &[u8; SALT_LEN],
         o.str("method", m);
     }
     if let (true, Some(peer)) = (has(include, Field::Peer), e.peer) {
-        o.str("peer", &peer.to_string());
+        o.display_str("peer", peer);
     }
     o.str("reason", e.reason);
     if let Some(rule) = &e.rule {

@@ -9,6 +9,7 @@
 //!   the first line of a file: the `prev_chain` in its anchor body).
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use ring::{digest, hmac};
 use serde::Deserialize;
@@ -74,7 +75,8 @@ pub(crate) fn write_line(
     let digest = sha256(body);
     let chain = chain_step(key, &state.prev, seq, ts.unwrap_or(""), kind, &digest);
     out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{seq}");
     if let Some(ts) = ts {
         out.extend_from_slice(b",\"ts\":");
         json_str(ts, out);

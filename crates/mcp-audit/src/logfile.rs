@@ -5,7 +5,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use ring::rand::{SecureRandom, SystemRandom};
@@ -14,24 +13,8 @@ use crate::error::AuditError;
 use crate::files::{self, LogPaths};
 use crate::key::AuditKey;
 use crate::line::{self, ChainState};
-use crate::meta::{self, Anchor, Meta};
-use crate::util::{parse_rfc3339_millis, rfc3339_millis, unhex};
-
-/// A storage operation a [`FaultHook`] can fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IoOp {
-    /// Appending a batch of records.
-    Write,
-    /// fsync of the active file.
-    Sync,
-    /// Renaming the active file and creating the next one.
-    Rotate,
-}
-
-/// Called before each storage operation; an `Err` makes that operation fail as if the disk had
-/// (tests and failure drills: disk full, permission lost).
-pub type FaultHook = Arc<dyn Fn(IoOp) -> std::io::Result<()> + Send + Sync>;
+use crate::meta::{Anchor, Meta, encode_meta, read_anchor};
+use crate::shared::{FaultHook, IoOp};
 
 /// The active file, open for appending.
 pub(crate) struct LogFile {
@@ -255,27 +238,6 @@ impl LogFile {
     }
 }
 
-/// Append a meta record line for `meta` at `now`, advancing `state`.
-pub(crate) fn encode_meta(key: &AuditKey, state: &mut ChainState, meta: &Meta, now: SystemTime, out: &mut Vec<u8>) {
-    let ts = rfc3339_millis(now);
-    line::write_line(key.chain_key(), state, Some(&ts), meta.kind(), &meta.body(), out);
-}
-
 fn open_append(path: &std::path::Path) -> Result<File, AuditError> {
     OpenOptions::new().append(true).open(path).map_err(|e| AuditError::io(path, "open", e))
-}
-
-/// Parse a file's first line as its anchor: (start time, anchor, seq of the anchor).
-pub(crate) fn read_anchor(path: &std::path::Path, first: &str) -> Result<(SystemTime, Anchor, u64), AuditError> {
-    let p = line::parse(first).map_err(|e| AuditError::corrupt(path, 1, e))?;
-    let body = match (p.line.kind.as_ref(), p.line.body) {
-        (meta::ANCHOR, Some(b)) => b,
-        _ => return Err(AuditError::corrupt(path, 1, "the first line is not an anchor")),
-    };
-    let anchor = meta::parse_anchor(body.get()).map_err(|e| AuditError::corrupt(path, 1, e))?;
-    if unhex::<32>(&anchor.prev_chain).is_none() {
-        return Err(AuditError::corrupt(path, 1, "anchor prev_chain is not 64 hex digits"));
-    }
-    let at = p.line.ts.as_deref().and_then(parse_rfc3339_millis).unwrap_or(SystemTime::UNIX_EPOCH);
-    Ok((at, anchor, p.line.seq))
 }

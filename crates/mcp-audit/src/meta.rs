@@ -1,10 +1,16 @@
 //! Records the log writes about itself: the anchor opening every file, purge and erasure notes,
 //! recovery after a crash, and a clean shutdown. None carries personal data.
 
+use std::path::Path;
+use std::time::SystemTime;
+
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::util::hex;
+use crate::error::AuditError;
+use crate::key::AuditKey;
+use crate::line::{self, ChainState};
+use crate::util::{hex, parse_rfc3339_millis, rfc3339_millis, unhex};
 
 /// Format tag written into every anchor.
 pub(crate) const FORMAT: &str = "mcp-audit/1";
@@ -120,4 +126,25 @@ pub(crate) fn parse_anchor(body: &str) -> Result<Anchor, String> {
 /// Parse a purge body.
 pub(crate) fn parse_purge(body: &str) -> Result<Purge, String> {
     serde_json::from_str(body).map_err(|e| format!("malformed purge record ({e})"))
+}
+
+/// Append a meta record line for `meta` at `now`, advancing `state`.
+pub(crate) fn encode_meta(key: &AuditKey, state: &mut ChainState, meta: &Meta, now: SystemTime, out: &mut Vec<u8>) {
+    let ts = rfc3339_millis(now);
+    line::write_line(key.chain_key(), state, Some(&ts), meta.kind(), &meta.body(), out);
+}
+
+/// Parse a file's first line as its anchor: (start time, anchor, seq of the anchor).
+pub(crate) fn read_anchor(path: &Path, first: &str) -> Result<(SystemTime, Anchor, u64), AuditError> {
+    let p = line::parse(first).map_err(|e| AuditError::corrupt(path, 1, e))?;
+    let body = match (p.line.kind.as_ref(), p.line.body) {
+        (ANCHOR, Some(b)) => b,
+        _ => return Err(AuditError::corrupt(path, 1, "the first line is not an anchor")),
+    };
+    let anchor = parse_anchor(body.get()).map_err(|e| AuditError::corrupt(path, 1, e))?;
+    if unhex::<32>(&anchor.prev_chain).is_none() {
+        return Err(AuditError::corrupt(path, 1, "anchor prev_chain is not 64 hex digits"));
+    }
+    let at = p.line.ts.as_deref().and_then(parse_rfc3339_millis).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok((at, anchor, p.line.seq))
 }

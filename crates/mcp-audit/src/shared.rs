@@ -139,3 +139,19 @@ impl Shared {
         }
     }
 }
+
+/// A storage operation a [`FaultHook`] can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoOp {
+    /// Appending a batch of records.
+    Write,
+    /// fsync of the active file.
+    Sync,
+    /// Renaming the active file and creating the next one.
+    Rotate,
+}
+
+/// Called before each storage operation; an `Err` makes that operation fail as if the disk had
+/// (tests and failure drills: disk full, permission lost).
+pub type FaultHook = Arc<dyn Fn(IoOp) -> std::io::Result<()> + Send + Sync>;

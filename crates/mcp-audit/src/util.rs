@@ -97,6 +97,32 @@ pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day, c.hour, c.minute, c.second, c.milli)
 }
 
+/// [`rfc3339_millis`] that formats the date and time once per second and only the milliseconds
+/// otherwise (the writer formats one timestamp per record).
+#[derive(Debug, Default)]
+pub(crate) struct TsCache {
+    sec: Option<u64>,
+    text: String,
+}
+
+impl TsCache {
+    pub(crate) fn format(&mut self, t: SystemTime) -> &str {
+        let ms = unix_millis(t);
+        if self.sec == Some(ms / 1000) && self.text.len() == 24 {
+            self.text.truncate(20);
+            let milli = ms % 1000;
+            for d in [milli / 100, milli / 10 % 10, milli % 10] {
+                self.text.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
+            }
+            self.text.push('Z');
+        } else {
+            self.text = rfc3339_millis(t);
+            self.sec = Some(ms / 1000);
+        }
+        &self.text
+    }
+}
+
 /// `20260102T030405678Z`: the timestamp in rotated file names (sorts as text).
 pub(crate) fn compact_millis(t: SystemTime) -> String {
     let c = civil(unix_millis(t));
@@ -165,6 +191,11 @@ mod tests {
         let leap = UNIX_EPOCH + Duration::from_millis(951_782_400_000);
         assert_eq!(rfc3339_millis(leap), "2000-02-29T00:00:00.000Z");
         assert_eq!(parse_rfc3339_millis("2000-02-29T00:00:00.000Z"), Some(leap));
+        let mut cache = TsCache::default();
+        for ms in [0u64, 7, 999, 1000, 1_767_323_045_678, 1_767_323_045_042, 1_767_323_046_000] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            assert_eq!(cache.format(t), rfc3339_millis(t));
+        }
         for bad in ["2026-13-02T03:04:05.678Z", "2026-01-02 03:04:05.678Z", "2026-01-02T03:04:05.678", "x"] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }

@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use crate::error::AuditError;
 use crate::files::LogPaths;
 use crate::key::AuditKey;
-use crate::logfile::{LogFile, encode_meta};
-use crate::meta::Meta;
+use crate::logfile::LogFile;
+use crate::meta::{Meta, encode_meta};
 
 /// Open the active file of a log no server is writing (we hold its writer `lock`), creating it
 /// if needed; returns it and the bytes of an incomplete tail that were cut off.

@@ -153,3 +153,35 @@ fn progress_is_reported_up_to_the_total() {
     assert_eq!(last.records, 10_002);
     assert_eq!(last.bytes, last.total_bytes);
 }
+
+#[test]
+fn an_incomplete_tail_is_cut_and_recorded_when_a_writer_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), &config(""), 4);
+    let path = active(dir.path());
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let partial = r#"{"seq":6,"ts":"2026-01-01T00:00:00.000Z","type":"tool_ex"#;
+    text.push_str(partial);
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(failure(verify(dir.path())).problem, Problem::Truncated);
+    write_log(dir.path(), &config(""), 2);
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(report.recoveries, 1);
+    let lines = read_lines(&path);
+    let recovery: serde_json::Value = serde_json::from_str(&lines[6]).unwrap();
+    assert_eq!(recovery["type"], "recovery");
+    assert_eq!(recovery["body"]["truncated_bytes"], partial.len());
+}
+
+#[test]
+fn a_complete_but_damaged_last_line_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), &config(""), 2);
+    let path = active(dir.path());
+    let mut lines = read_lines(&path);
+    lines.push("not a record".into());
+    write_lines(&path, &lines);
+    let err = mcp_audit::FileAuditSink::start(&config(""), dir.path(), key()).unwrap_err();
+    assert!(matches!(err, mcp_audit::AuditError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("audit verify"), "{err}");
+}

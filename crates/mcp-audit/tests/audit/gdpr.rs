@@ -156,3 +156,23 @@ fn online_purge_through_the_running_sink() {
     assert!(v.purged_before.is_some());
     assert!(v.clean_shutdown);
 }
+
+#[test]
+fn purge_refuses_to_hide_a_broken_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = rotated_log(dir.path());
+    let all = files(dir.path());
+    // damage the anchor of the second file: it no longer continues the first
+    let mut lines = read_lines(&all[1]);
+    let mut anchor: Value = serde_json::from_str(&lines[0]).unwrap();
+    let prev = anchor["body"]["prev_chain"].as_str().unwrap().to_owned();
+    let flipped = format!("{}{}", if prev.starts_with('0') { "1" } else { "0" }, &prev[1..]);
+    anchor["body"]["prev_chain"] = Value::String(flipped);
+    lines[0] = anchor.to_string();
+    write_lines(&all[1], &lines);
+    let now = mcp_core::Clock::now(&*clock);
+    // purging only the first file would make the damaged anchor the start of the log
+    let err = mcp_audit::purge_older_than(&active(dir.path()), &key(), 8, now, &mut no_progress).unwrap_err();
+    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
+    assert!(all[0].exists());
+}

@@ -14,6 +14,15 @@ use crate::session::SessionLimits;
 /// The embedded default configuration (what `mcp-server serve` runs with no `--config`).
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
+/// The standard authorization policy (TOML of the `[authorization]` section).
+pub const STANDARD_POLICY: &str = include_str!("standard-policy.toml");
+
+/// The standard authorization policy, parsed.
+pub fn standard_policy() -> mcp_authz::AuthorizationConfig {
+    // Parsed by a unit test on every build, so this cannot fail at run time.
+    toml::from_str(STANDARD_POLICY).unwrap_or_default()
+}
+
 /// Whole configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +41,14 @@ pub struct Config {
     pub danger: DangerSection,
     /// The secret store (default: the local encrypted store in `server.data_dir`).
     pub secrets: Option<mcp_secrets::SecretsConfig>,
+    /// Authorization. Absent: the standard policy ([`STANDARD_POLICY`]: roles `admin`, `user`,
+    /// `readonly`, `default_role = "user"`, the `mcp:*` scopes).
+    pub authorization: Option<mcp_authz::AuthorizationConfig>,
+    /// Rate limits (on by default: per IP, per client, per client for tool calls).
+    pub rate_limit: mcp_ratelimit::RateLimitConfig,
+    /// Security monitoring: failed-attempt blocking, alerts, anomalies, metrics (on by default;
+    /// blocks persist in `<data_dir>/blocks.json` unless `monitoring.blocking.file` says else).
+    pub monitoring: mcp_monitor::MonitoringConfig,
 }
 
 /// `[danger]`.
@@ -69,6 +86,8 @@ pub struct ServerSection {
     pub max_listen_streams: usize,
     /// Legacy session caps.
     pub sessions: SessionsSection,
+    /// Roles of the stdio caller (`serve --stdio`: the local user who started the process).
+    pub stdio_roles: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -85,6 +104,7 @@ impl Default for ServerSection {
             max_json_depth: 64,
             max_listen_streams: 1000,
             sessions: SessionsSection::default(),
+            stdio_roles: vec!["admin".into()],
         }
     }
 }
@@ -250,6 +270,12 @@ impl Config {
     }
 
     /// The protocol settings this config describes.
+    /// The `[authorization]` policy in force.
+    pub fn authorization(&self) -> mcp_authz::AuthorizationConfig {
+        self.authorization.clone().unwrap_or_else(standard_policy)
+    }
+
+    /// The protocol settings of `[server]`.
     pub fn server_settings(&self) -> ServerSettings {
         let s = &self.server;
         ServerSettings {
@@ -265,6 +291,7 @@ impl Config {
                 idle_timeout: Duration::from_secs(s.sessions.idle_timeout_secs),
             },
             max_listen_streams: s.max_listen_streams,
+            stdio_roles: s.stdio_roles.clone(),
         }
     }
 }
@@ -291,6 +318,14 @@ fn set_path(doc: &mut toml::Table, keys: &[String], value: toml::Value) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standard_policy_parses_and_compiles() {
+        let p: mcp_authz::AuthorizationConfig = toml::from_str(STANDARD_POLICY).unwrap();
+        assert_eq!(p, standard_policy());
+        assert_eq!(p.default_role.as_deref(), Some("user"));
+        mcp_authz::Policy::compile(&p, &mcp_authz::CodeRules::new()).unwrap();
+    }
 
     #[test]
     fn default_config_parses() {

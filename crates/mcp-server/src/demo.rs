@@ -4,6 +4,8 @@ use mcp_protocol::types::{CallToolResult, Content, ResourceContents};
 use serde::Deserialize;
 use serde_json::json;
 
+use mcp_authz::AccessRule;
+
 use crate::handler::{HandlerError, ResourceSpec, ToolSpec};
 use crate::server::ServerBuilder;
 
@@ -54,7 +56,7 @@ fn calculate(args: CalcArgs) -> Result<CallToolResult, HandlerError> {
 }
 
 /// Add the demo tools to `b`: `calculate`, `echo`, and the admin-only `restart_server` and
-/// `mcp://admin/config`, which refuse every caller until authorization is configured.
+/// `mcp://admin/config` (role `admin`, or permissions `admin:restart` / `admin:config`).
 pub fn add_demo(b: ServerBuilder) -> ServerBuilder {
     let calc = ToolSpec::new("calculate", "Basic arithmetic on two numbers between -1000 and 1000")
         .input_schema(json!({
@@ -83,20 +85,22 @@ pub fn add_demo(b: ServerBuilder) -> ServerBuilder {
             }
             Ok(CallToolResult::text(args.text))
         });
+    // Admin-only: the `admin` role, or the `admin:restart` permission (OAuth scope `mcp:admin`
+    // in the standard policy). Every use is audited.
     let restart = ToolSpec::new("restart_server", "Restart the server (admin only)")
         .annotations(json!({"destructiveHint": true}))
-        .raw_handler(|_args, _ctx| async {
-            Err(HandlerError::new(
-                "restart_server requires the admin role; no authorization policy grants it in this configuration",
-            ))
+        .access(AccessRule::new().permission("admin:restart").roles(["admin"]).audit_log(true))
+        .raw_handler(|_args, ctx| async move {
+            tracing::warn!(principal = %ctx.principal().id, "restart_server called (the demo restarts nothing)");
+            Ok(CallToolResult::text("restart requested; this demo server does not actually restart"))
         });
     let admin_config =
-        ResourceSpec::new("mcp://admin/config", "admin-config", Some("application/json"), |_uri, _ctx| async {
-            Err::<Vec<ResourceContents>, _>(HandlerError::invalid_params(
-                "mcp://admin/config requires the admin role; no authorization policy grants it in this configuration",
-            ))
+        ResourceSpec::new("mcp://admin/config", "admin-config", Some("application/json"), |uri, ctx| async move {
+            let body = json!({"server": "mcp-secure demo", "caller": &*ctx.principal().id});
+            Ok(vec![ResourceContents::text(uri, "application/json", body.to_string())])
         })
-        .description("Effective server configuration (admin only)");
+        .description("Who is asking, as the server sees it (admin only)")
+        .access(AccessRule::new().permission("admin:config").roles(["admin"]).audit_log(true));
     b.add_tool(calc).add_tool(echo).add_tool(restart).add_resource(admin_config)
 }
 

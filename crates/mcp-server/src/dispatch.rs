@@ -198,14 +198,21 @@ impl McpServer {
 
     /// Handle one decoded request: audit it around authorization and routing.
     pub(crate) async fn dispatch(&self, call: Call) -> Outcome {
-        let Some(audit) = &self.0.audit else { return self.authorize_and_route(&call).await };
-        if audit.is_failing_closed() {
+        if self.0.audit.is_none() && self.0.monitor.is_none() {
+            return self.authorize_and_route(&call).await;
+        }
+        if self.0.audit.as_ref().is_some_and(|a| a.is_failing_closed()) {
             return Err(audit_unavailable());
         }
         let at = std::time::SystemTime::now();
         let started = std::time::Instant::now();
         let outcome = self.authorize_and_route(&call).await;
-        let record = crate::audit::record(audit.as_ref(), &call, at, started.elapsed(), &outcome);
+        let latency = started.elapsed();
+        let ok =
+            matches!(call.verdict.outcome(&outcome), mcp_core::AuditOutcome::Ok | mcp_core::AuditOutcome::ToolError);
+        self.observe(&call.principal, &call.method, ok, latency);
+        let Some(audit) = &self.0.audit else { return outcome };
+        let record = crate::audit::record(audit.as_ref(), &call, at, latency, &outcome);
         match audit.audit(record) {
             Ok(()) => outcome,
             Err(_) => Err(audit_unavailable()),
@@ -450,6 +457,10 @@ impl McpServer {
         let Some(&idx) = self.0.tool_index.get(name) else {
             return Err(err(codes::INVALID_PARAMS, "Unknown tool"));
         };
+        if let Err(e) = self.limit_tool(call, name).await {
+            call.verdict.set(mcp_core::AuditOutcome::RateLimited);
+            return Err(e);
+        }
         let spec = &self.0.tools[idx];
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
         let (input, binding) = self.input_mode(call, name, Some(&args))?;

@@ -96,6 +96,7 @@ pub struct ToolSpec {
     pub(crate) tool: Tool,
     pub(crate) handler: Option<Arc<ToolFn>>,
     pub(crate) secrets: Vec<String>,
+    pub(crate) access: Option<mcp_authz::AccessRule>,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -115,7 +116,24 @@ impl ToolSpec {
             output_schema: None,
             annotations: None,
         };
-        Self { tool, handler: None, secrets: Vec::new() }
+        Self { tool, handler: None, secrets: Vec::new(), access: None }
+    }
+
+    /// Who may call this tool: a required permission and/or allowed roles, or
+    /// [`mcp_authz::AccessRule::public`]; `audit_log(true)` records every use. Without a rule
+    /// the caller needs `tools:execute:<name>`. A `[[authorization.tools]]` rule in the
+    /// configuration for the same name takes precedence.
+    ///
+    /// ```
+    /// use mcp_authz::AccessRule;
+    /// let t = mcp_server::ToolSpec::new("restart_server", "Restart")
+    ///     .access(AccessRule::new().permission("tools:execute:admin").roles(["admin"]).audit_log(true));
+    /// # let _ = t;
+    /// ```
+    #[must_use]
+    pub fn access(mut self, rule: mcp_authz::AccessRule) -> Self {
+        self.access = Some(rule);
+        self
     }
 
     /// Secrets this tool's handler may read with [`RequestContext::secret`]; it can read no
@@ -209,6 +227,7 @@ fn schema_value<T: schemars::JsonSchema>() -> Value {
 pub struct ResourceSpec {
     pub(crate) resource: Resource,
     pub(crate) handler: Arc<ResourceFn>,
+    pub(crate) access: Option<mcp_authz::AccessRule>,
 }
 
 impl std::fmt::Debug for ResourceSpec {
@@ -231,7 +250,14 @@ impl ResourceSpec {
             description: None,
             mime_type: mime.map(str::to_owned),
         };
-        Self { resource, handler: Arc::new(move |uri, _vars, ctx| Box::pin(handler(uri, ctx))) }
+        Self { resource, handler: Arc::new(move |uri, _vars, ctx| Box::pin(handler(uri, ctx))), access: None }
+    }
+
+    /// Who may read this resource (see [`ToolSpec::access`]); default `resources:read`.
+    #[must_use]
+    pub fn access(mut self, rule: mcp_authz::AccessRule) -> Self {
+        self.access = Some(rule);
+        self
     }
 
     /// Set the description.
@@ -249,6 +275,7 @@ pub struct ResourceTemplateSpec {
     pub(crate) parts: Vec<TemplatePart>,
     pub(crate) handler: Arc<ResourceFn>,
     pub(crate) completer: Option<Arc<CompleteFn>>,
+    pub(crate) access: Option<mcp_authz::AccessRule>,
 }
 
 impl std::fmt::Debug for ResourceTemplateSpec {
@@ -274,7 +301,13 @@ impl ResourceTemplateSpec {
         let parts = parse_template(&uri_template);
         let template =
             ResourceTemplate { uri_template, name: name.into(), description: None, mime_type: mime.map(str::to_owned) };
-        Self { template, parts, handler: Arc::new(move |u, v, c| Box::pin(handler(u, v, c))), completer: None }
+        Self {
+            template,
+            parts,
+            handler: Arc::new(move |u, v, c| Box::pin(handler(u, v, c))),
+            completer: None,
+            access: None,
+        }
     }
 
     /// Set the description.
@@ -286,7 +319,19 @@ impl ResourceTemplateSpec {
 
     /// Offer completions for a variable: `f(variable, prefix)`.
     #[must_use]
-    pub fn completer(mut self, f: impl Fn(&str, &str) -> Vec<String> + Send + Sync + 'static) -> Self {
+    pub fn completer(self, f: impl Fn(&str, &str) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.set_completer(f)
+    }
+
+    /// Who may read resources of this template (see [`ToolSpec::access`]); default
+    /// `resources:read`. The rule is keyed by the template string.
+    #[must_use]
+    pub fn access(mut self, rule: mcp_authz::AccessRule) -> Self {
+        self.access = Some(rule);
+        self
+    }
+
+    fn set_completer(mut self, f: impl Fn(&str, &str) -> Vec<String> + Send + Sync + 'static) -> Self {
         self.completer = Some(Arc::new(f));
         self
     }
@@ -347,6 +392,7 @@ pub struct PromptSpec {
     pub(crate) prompt: Prompt,
     pub(crate) handler: Arc<PromptFn>,
     pub(crate) completer: Option<Arc<CompleteFn>>,
+    pub(crate) access: Option<mcp_authz::AccessRule>,
 }
 
 impl std::fmt::Debug for PromptSpec {
@@ -365,7 +411,14 @@ impl PromptSpec {
     {
         let prompt =
             Prompt { name: name.into(), title: None, description: Some(description.into()), arguments: Vec::new() };
-        Self { prompt, handler: Arc::new(move |a, c| Box::pin(handler(a, c))), completer: None }
+        Self { prompt, handler: Arc::new(move |a, c| Box::pin(handler(a, c))), completer: None, access: None }
+    }
+
+    /// Who may get this prompt (see [`ToolSpec::access`]); default `prompts:get:<name>`.
+    #[must_use]
+    pub fn access(mut self, rule: mcp_authz::AccessRule) -> Self {
+        self.access = Some(rule);
+        self
     }
 
     /// Declare an argument.

@@ -104,7 +104,9 @@ fn decode_mirrored(v: &str) -> Option<String> {
 
 impl HttpFront {
     async fn route(&self, req: IncomingRequest) -> Response<Body> {
-        if req.parts.uri.path() != &*self.path {
+        let metrics =
+            req.parts.method == Method::GET && req.parts.uri.path() == "/metrics" && self.server.has_metrics();
+        if req.parts.uri.path() != &*self.path && !metrics {
             if req.parts.method == Method::GET
                 && let Some(meta) = self.server.protected_resource_metadata(req.parts.uri.path())
             {
@@ -112,14 +114,35 @@ impl HttpFront {
             }
             return error_response(StatusCode::NOT_FOUND, None, &err(codes::INVALID_REQUEST, "Not Found"));
         }
+        if let Some(refusal) = self.server.refuse_blocked_ip(req.peer) {
+            return refusal;
+        }
+        if let Err(refusal) = self.server.limit_ip(req.peer).await {
+            return refusal;
+        }
         let principal = match self.server.authenticate_http(&req, &self.anonymous).await {
             Ok(p) => p,
             Err(refusal) => return refusal,
         };
+        if let Some(refusal) = self.server.refuse_blocked_client(&principal, req.peer) {
+            return refusal;
+        }
+        if metrics {
+            return self.server.metrics_response(&principal, req.peer);
+        }
+        // With a mirrored method header (stateless era) the client limits run before decoding;
+        // otherwise right after it.
+        let mirrored = header_str(&req.parts.headers, METHOD_HEADER).map(|m| m.trim_matches([' ', '\t']).to_owned());
+        if req.parts.method == Method::POST
+            && let Some(m) = &mirrored
+            && let Err(refusal) = self.server.limit_client(&principal, m, req.peer).await
+        {
+            return refusal;
+        }
         let version_hdr = header_str(&req.parts.headers, VERSION_HEADER);
         let modern_hdr = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v));
         match req.parts.method {
-            Method::POST => self.post(req, principal).await,
+            Method::POST => self.post(req, principal, mirrored.is_some()).await,
             Method::GET if !modern_hdr => self.get_stream(&req, &principal),
             Method::DELETE if !modern_hdr => self.delete(&req, &principal),
             _ => {
@@ -146,7 +169,7 @@ impl HttpFront {
         resp
     }
 
-    async fn post(&self, req: IncomingRequest, principal: Arc<Principal>) -> Response<Body> {
+    async fn post(&self, req: IncomingRequest, principal: Arc<Principal>, limited: bool) -> Response<Body> {
         let h = &req.parts.headers;
         let ct_ok = header_str(h, "content-type")
             .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
@@ -186,6 +209,18 @@ impl HttpFront {
                 );
             }
         };
+        if !limited {
+            let method = match &msg {
+                Message::Request(r) => Some(&*r.method),
+                Message::Notification(n) => Some(&*n.method),
+                Message::Response(_) => None,
+            };
+            if let Some(m) = method
+                && let Err(refusal) = self.server.limit_client(&principal, m, req.peer).await
+            {
+                return refusal;
+            }
+        }
         let version_hdr = header_str(h, VERSION_HEADER);
         let params: Value = match &msg {
             Message::Request(r) => match r.params.map(|p| serde_json::from_str::<Value>(p.get())) {

@@ -344,14 +344,14 @@ async fn serve(
     init_logging(&cfg, format);
     if stdio {
         // The caller is the local user who started the process.
-        let server = builder(&cfg).danger_allow_unauthenticated().build()?;
+        let server = builder(&cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
         tracing::info!("serving MCP on stdio");
         return mcp_server::stdio::serve_stdio(server).await;
     }
     let secrets = mcp_server::secrets::open(&cfg).await?;
     let _ = REDACTOR.set(secrets.redactor().clone());
     let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
-    let server = b.build()?;
+    let server = b.protections_from_config(&cfg).await?.authorization(cfg.authorization()).build()?;
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
     }

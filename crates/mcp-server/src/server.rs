@@ -33,6 +33,8 @@ pub struct ServerSettings {
     pub sessions: crate::session::SessionLimits,
     /// Most `subscriptions/listen` streams open at once (stateless era).
     pub max_listen_streams: usize,
+    /// Roles of the stdio caller (the local user who started the process).
+    pub stdio_roles: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +48,7 @@ impl Default for ServerSettings {
             limits: mcp_protocol::Limits::default(),
             sessions: crate::session::SessionLimits::default(),
             max_listen_streams: 1000,
+            stdio_roles: vec!["admin".into()],
         }
     }
 }
@@ -105,6 +108,10 @@ pub(crate) struct Inner {
     pub(crate) authz: Option<crate::guard::Authz>,
     /// The audit log: one record per decoded request.
     pub(crate) audit: Option<Arc<dyn AuditSink>>,
+    /// Rate limits (per IP, per client, per tool).
+    pub(crate) ratelimit: Option<Arc<mcp_ratelimit::RateLimitEngine>>,
+    /// Security monitoring: blocks, alerts, anomalies, metrics.
+    pub(crate) monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -149,6 +156,9 @@ impl McpServer {
             secrets: None,
             authz: None,
             audit: None,
+            ratelimit: None,
+            monitor: None,
+            authz_config: None,
         }
     }
 
@@ -174,9 +184,6 @@ impl McpServer {
 
     /// Record a security event with every subscriber.
     pub(crate) fn emit(&self, e: SecurityEvent) {
-        if let Some(a) = &self.0.audit {
-            let _ = a.record(e.clone());
-        }
         let _ = self.0.events.record(e);
     }
 
@@ -215,9 +222,39 @@ pub struct ServerBuilder {
     pub(crate) secrets: Option<mcp_secrets::Secrets>,
     authz: Option<crate::guard::Authz>,
     audit: Option<Arc<dyn AuditSink>>,
+    ratelimit: Option<Arc<mcp_ratelimit::RateLimitEngine>>,
+    monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
+    authz_config: Option<mcp_authz::AuthorizationConfig>,
 }
 
 impl ServerBuilder {
+    /// Authorize with the `[authorization]` policy `config`, compiled at [`Self::build`] together
+    /// with the `access` rules of the registered tools, resources and prompts. Without this (or
+    /// [`Self::authorizer`]) an authenticated server uses the empty policy: only permissions
+    /// granted directly to a principal (API-key `permissions`) allow anything.
+    #[must_use]
+    pub fn authorization(mut self, config: mcp_authz::AuthorizationConfig) -> Self {
+        self.authz_config = Some(config);
+        self
+    }
+
+    /// Publish every security event to `monitor`, refuse the callers it blocks before any
+    /// work, feed it every request, and serve its counters at `GET /metrics` (to callers with
+    /// `admin:metrics`).
+    #[must_use]
+    pub fn monitor(mut self, monitor: Arc<mcp_monitor::SecurityMonitor>) -> Self {
+        self.monitor = Some(monitor);
+        self
+    }
+
+    /// Enforce `limits`: per IP before authentication, per client before dispatch (HTTP 429 +
+    /// `Retry-After`), per tool after decoding (JSON-RPC `-32056` with `retry_after_ms`).
+    #[must_use]
+    pub fn rate_limits(mut self, limits: Arc<mcp_ratelimit::RateLimitEngine>) -> Self {
+        self.ratelimit = Some(limits);
+        self
+    }
+
     /// Record one audit record per decoded request (and every security event) in `sink`. When
     /// the sink reports it is failing closed, requests answer 503 (`-32057`) before any work.
     #[must_use]
@@ -307,6 +344,35 @@ impl ServerBuilder {
         self
     }
 
+    /// The `access` rules registered in code. A template's rule covers every URI it expands to
+    /// (its literal prefix followed by `*`).
+    fn code_rules(&self) -> mcp_authz::CodeRules {
+        let mut rules = mcp_authz::CodeRules::new();
+        for t in &self.tools {
+            if let Some(r) = &t.access {
+                rules.tool(t.tool.name.clone(), r.clone());
+            }
+        }
+        for r in &self.resources {
+            if let Some(a) = &r.access {
+                rules.resource(r.resource.uri.clone(), a.clone());
+            }
+        }
+        for t in &self.templates {
+            if let Some(a) = &t.access {
+                let tpl = &t.template.uri_template;
+                let prefix = tpl.split('{').next().unwrap_or(tpl);
+                rules.resource(format!("{prefix}*"), a.clone());
+            }
+        }
+        for p in &self.prompts {
+            if let Some(a) = &p.access {
+                rules.prompt(p.prompt.name.clone(), a.clone());
+            }
+        }
+        rules
+    }
+
     /// Check names and schemas, index everything, and produce the server.
     pub fn build(self) -> Result<McpServer, ServerError> {
         let mut tool_index = HashMap::new();
@@ -344,6 +410,7 @@ impl ServerBuilder {
                 return Err(ServerError::Registration(format!("prompt {:?} registered twice", p.prompt.name)));
             }
         }
+        let code_rules = self.code_rules();
         let auth = self.auth.ok_or_else(|| {
             ServerError::Registration(
                 "no authentication configured: call .authenticator(..), or for local testing only .danger_allow_unauthenticated()".into(),
@@ -369,9 +436,40 @@ impl ServerBuilder {
             }
             tool_secrets.push(Some(store.scoped(names)));
         }
+        let authz = match (self.authz, &self.authz_config, &auth) {
+            (Some(a), _, _) => Some(a),
+            // No identities to authorize: the danger switch already opened everything.
+            (None, None, crate::auth::AuthMode::Unauthenticated) => None,
+            (None, config, _) => {
+                let config = config.clone().unwrap_or_else(crate::config::standard_policy);
+                let policy = mcp_authz::Policy::compile(&config, &code_rules)
+                    .map_err(|e| ServerError::Config(format!("[authorization]: {e}")))?;
+                let hide = policy.hide_forbidden();
+                if !policy.enabled() {
+                    tracing::warn!(
+                        "authorization is disabled ([authorization] enabled = false): every caller may do everything"
+                    );
+                }
+                Some(crate::guard::Authz {
+                    authorizer: Arc::new(mcp_authz::PolicyAuthorizer::new(policy)),
+                    hide_forbidden: hide,
+                })
+            }
+        };
         let state_key = StateKey::random(self.settings.request_state_ttl)
             .map_err(|_| ServerError::Registration("the system random generator failed".into()))?;
         let sessions = SessionStore::new(self.settings.sessions.clone());
+        let events: Arc<dyn AuditSink> = Arc::new(crate::events::Fanout {
+            log: self.events,
+            audit: self.audit.clone(),
+            monitor: self.monitor.clone(),
+        });
+        if let Some(rl) = &self.ratelimit {
+            let sink = events.clone();
+            rl.set_event_sink(Arc::new(move |e| {
+                let _ = sink.record(e);
+            }));
+        }
         Ok(McpServer(Arc::new(Inner {
             info: self.info,
             instructions: self.instructions,
@@ -386,13 +484,15 @@ impl ServerBuilder {
             state_key,
             sessions,
             hub: Arc::default(),
-            events: self.events,
+            events,
             listeners: Arc::default(),
             auth,
             secrets: self.secrets,
             tool_secrets,
-            authz: self.authz,
+            authz,
             audit: self.audit,
+            ratelimit: self.ratelimit,
+            monitor: self.monitor,
         })))
     }
 }

@@ -37,7 +37,9 @@ where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let user = std::env::var("USER").unwrap_or_else(|_| "local".into());
-    let principal = Arc::new(Principal::new(format!("stdio:{user}"), AuthMethod::Stdio));
+    let mut principal = Principal::new(format!("stdio:{user}"), AuthMethod::Stdio);
+    principal.roles = server.0.settings.stdio_roles.iter().map(|r| Arc::from(r.as_str())).collect();
+    let principal = Arc::new(principal);
     let conn = Arc::new(Mutex::new(Conn { log_level: Some(LogLevel::Info), ..Conn::default() }));
     let pending = Arc::new(PendingRequests::default());
     let max = server.0.settings.limits.max_size;

@@ -474,7 +474,7 @@ impl Mtls {
         let config = format!(
             "{}[http.tls]\ncert_path = {}\nkey_path = {}\n\n[http.tls.client_auth]\nca_path = {}\n\n\
              [auth]\nmethods = [\"mtls\"]\n\n[auth.mtls]\n\
-             identities = [{{ common_name = \"integration-client\", id = {}, roles = [\"agent\"] }}]\n",
+             identities = [{{ common_name = \"integration-client\", id = {}, roles = [\"user\"] }}]\n",
             base_config(dir, port),
             path("server.pem"),
             path("server.key"),
@@ -553,7 +553,9 @@ fn is_handshake_failure(f: &Value) -> bool {
 /// security events), loopback. `[http.*]` tables may follow.
 fn base_config(dir: &Path, port: u16) -> String {
     format!(
-        "[server]\ndata_dir = {}\n\n[logging]\nformat = \"json\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n",
+        // The suite sends many deliberately bad credentials from 127.0.0.1: raise the automatic
+        // block threshold so each case sees its own answer instead of the block.
+        "[server]\ndata_dir = {}\n\n[logging]\nformat = \"json\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[monitoring.blocking]\nblock_after = 1000\n\n",
         quoted(&dir.join("data").display().to_string())
     )
 }

@@ -1,0 +1,196 @@
+//! The protection stages through the real listener: authorization (roles, hidden names, list
+//! filtering), rate limits, failed-attempt blocking and the metrics endpoint.
+
+use std::sync::Arc;
+
+use super::*;
+
+/// API keys by id, with their permissions and roles, on a server with the standard policy and
+/// the given `[rate_limit]` / `[monitoring]` sections.
+struct Keys {
+    server: Server,
+    keys: std::collections::HashMap<&'static str, String>,
+}
+
+fn protected_server(keys: &[(&'static str, &[&str], &[&str])], rate_limit: &str, monitoring: &str) -> Keys {
+    use secrecy::ExposeSecret;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pepper = mcp_auth::generate_pepper().unwrap();
+    let mut entries = Vec::new();
+    let mut plain = std::collections::HashMap::new();
+    for (id, perms, roles) in keys {
+        let k = mcp_auth::generate_api_key(id, &pepper, perms, roles, None).unwrap();
+        plain.insert(*id, k.key.expose_secret().to_owned());
+        entries.push(k.entry);
+    }
+    let pepper_ref = mcp_auth::SecretRef::Secret("test/pepper".into());
+    let cfg = mcp_auth::AuthConfig {
+        methods: vec![mcp_auth::MethodName::ApiKey],
+        api_keys: Some(mcp_auth::ApiKeysConfig {
+            header: "X-API-Key".into(),
+            pepper: pepper_ref.clone(),
+            keys: entries,
+        }),
+        ..Default::default()
+    };
+    let auth = mcp_auth::CompositeAuthenticator::builder(cfg).secret(pepper_ref, pepper).build().unwrap();
+    let limits: mcp_ratelimit::RateLimitConfig = toml::from_str(rate_limit).unwrap();
+    let monitoring: mcp_monitor::MonitoringConfig = toml::from_str(monitoring).unwrap();
+    let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let server = start_with(http, move || {
+        let engine = mcp_ratelimit::RateLimitEngine::new(&limits).unwrap();
+        let monitor = mcp_monitor::SecurityMonitor::new(&monitoring, Arc::new(mcp_core::SystemClock)).unwrap();
+        mcp_server::demo::add_demo(McpServer::builder("authz", "1"))
+            .authenticator(Arc::new(auth))
+            .rate_limits(Arc::new(engine))
+            .monitor(Arc::new(monitor))
+    });
+    Keys { server, keys: plain }
+}
+
+fn as_key(addr: SocketAddr, key: &str, method: &str, name: Option<&str>, params: Value) -> Resp {
+    let mut h = vec![JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", method), ("x-api-key", key)];
+    if let Some(n) = name {
+        h.push(("mcp-name", n));
+    }
+    send(addr, "POST", &h, &modern_body(1, method, params))
+}
+
+fn tool_names(r: &Resp) -> Vec<String> {
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+}
+
+const NO_LIMITS: &str = "enabled = false";
+
+#[test]
+fn roles_decide_what_each_caller_sees_and_may_call() {
+    let k = protected_server(
+        &[
+            ("reader", &[], &["readonly"]),
+            ("plain", &[], &[]),
+            ("boss", &[], &["admin"]),
+            ("calc-only", &["tools:list", "tools:execute:calculate"], &["readonly"]),
+        ],
+        NO_LIMITS,
+        "",
+    );
+    let a = k.server.addr;
+    let list = |who: &str| tool_names(&as_key(a, &k.keys[who], "tools/list", None, json!({})));
+    let call = |who: &str, tool: &str| {
+        as_key(
+            a,
+            &k.keys[who],
+            "tools/call",
+            Some(tool),
+            json!({"name": tool, "arguments": {"a": 1, "b": 2, "op": "add"}}),
+        )
+    };
+    // readonly: may list tools but execute none, so the list is empty.
+    assert_eq!(list("reader"), Vec::<String>::new());
+    // No role: the default role `user` runs every tool without an admin rule.
+    assert_eq!(list("plain"), ["calculate", "echo"]);
+    assert_eq!(list("boss"), ["calculate", "echo", "restart_server"]);
+    // A direct permission adds exactly one tool to readonly.
+    assert_eq!(list("calc-only"), ["calculate"]);
+    // A forbidden tool answers exactly like a tool that does not exist.
+    let hidden = call("plain", "restart_server");
+    let unknown = call("plain", "no_such_tool");
+    assert_error(&hidden, 400, -32602);
+    assert_eq!(hidden.json()["error"], unknown.json()["error"]);
+    assert_error(&call("calc-only", "echo"), 400, -32602);
+    // The admin may call it.
+    let r = call("boss", "restart_server");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["isError"], Value::Null, "{r:?}");
+    let r = call("calc-only", "calculate");
+    assert_eq!(r.json()["result"]["structuredContent"]["result"], 3.0, "{r:?}");
+    // Resources: the admin resource is hidden from non-admins and unreadable.
+    let read = |who: &str| {
+        as_key(a, &k.keys[who], "resources/read", Some("mcp://admin/config"), json!({"uri": "mcp://admin/config"}))
+    };
+    assert_error(&read("reader"), 400, -32602);
+    let r = read("boss");
+    assert!(r.json()["result"]["contents"][0]["text"].as_str().unwrap().contains("boss"), "{r:?}");
+    let resources = as_key(a, &k.keys["reader"], "resources/list", None, json!({}));
+    assert_eq!(resources.json()["result"]["resources"], json!([]), "{resources:?}");
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let limits = r#"
+        [[limits]]
+        name = "client_all"
+        scope = "client"
+        applies_to = "all"
+        algorithm = "sliding_window"
+        requests = 3
+        window_ms = 60000
+
+        [[limits]]
+        name = "calculate_per_client"
+        scope = "tool"
+        tool = "calculate"
+        algorithm = "sliding_window"
+        requests = 1
+        window_ms = 60000
+    "#;
+    let k = protected_server(&[("u1", &[], &[]), ("u2", &[], &[])], limits, "");
+    let a = k.server.addr;
+    let calc = |who: &str| {
+        as_key(
+            a,
+            &k.keys[who],
+            "tools/call",
+            Some("calculate"),
+            json!({"name": "calculate", "arguments": {"a": 1, "b": 2, "op": "add"}}),
+        )
+    };
+    assert_eq!(calc("u1").status, 200);
+    // Per-tool limit: a JSON-RPC error with retry_after_ms (429 on the stateless era).
+    let r = calc("u1");
+    assert_error(&r, 429, -32056);
+    assert!(r.json()["error"]["data"]["retry_after_ms"].as_u64().unwrap() > 50_000, "{r:?}");
+    // Third request still within the client limit; the fourth is refused before dispatch.
+    assert_eq!(as_key(a, &k.keys["u1"], "tools/list", None, json!({})).status, 200);
+    let r = as_key(a, &k.keys["u1"], "tools/list", None, json!({}));
+    assert_error(&r, 429, -32056);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{r:?}");
+    // Another client has its own budget.
+    assert_eq!(calc("u2").status, 200);
+}
+
+#[test]
+fn repeated_failures_block_the_ip_and_metrics_need_admin() {
+    let monitoring = r#"
+        [blocking]
+        block_after = 3
+        window_secs = 60
+        block_secs = 120
+    "#;
+    let k = protected_server(&[("boss", &[], &["admin"]), ("plain", &[], &[])], NO_LIMITS, monitoring);
+    let a = k.server.addr;
+    // Metrics: 403 without admin:metrics, 200 with it.
+    let get = |key: &str| {
+        let mut s = TcpStream::connect(a).unwrap();
+        let req = format!("GET /metrics HTTP/1.1\r\nhost: {a}\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        parse(&raw)
+    };
+    assert_eq!(get(&k.keys["plain"]).status, 403);
+    let m = get(&k.keys["boss"]);
+    assert_eq!(m.status, 200, "{m:?}");
+    assert!(m.body.contains("mcp_auth_failures_total"), "{}", m.body);
+    // The refused metrics read was failure one; two wrong keys from this address make three...
+    for _ in 0..2 {
+        assert_error(&as_key(a, "mcp_wrong_key", "tools/list", None, json!({})), 401, -32050);
+    }
+    // ...and even the right key is refused from it, with a Retry-After.
+    let r = as_key(a, &k.keys["boss"], "tools/list", None, json!({}));
+    assert_error(&r, 403, -32050);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=120).contains(&retry), "{r:?}");
+}

@@ -7,6 +7,7 @@ mod common;
 mod webhook;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ManualClock, auth_fail, monitor_with, recv_all};
@@ -166,4 +167,50 @@ fn slow_channel_subscriber_loses_events_and_publish_goes_on() {
     assert!(rx.try_recv().is_err(), "unsubscribed on drop");
     assert!(m.render_metrics().contains("mcp_security_events_dropped_total 7\n"));
     assert!(m.render_metrics().contains("mcp_security_events_total{kind=\"authenticated\"} 11\n"));
+}
+
+#[test]
+fn block_table_is_bounded_and_keeps_manual_blocks() {
+    let clock = ManualClock::new();
+    let m = monitor_with("[blocking]\nmax_blocks = 2\nblock_after = 1", &clock);
+    m.block("ip:192.0.2.1".parse().expect("t"), Duration::from_secs(3600), "manual").expect("block");
+    m.publish(&auth_fail(None, Some("192.0.2.2:1")));
+    clock.advance(Duration::from_secs(1));
+    m.publish(&auth_fail(None, Some("192.0.2.3:1")));
+    // The automatic block that ends first made room; the manual one stays.
+    assert!(m.is_blocked_ip(ip("192.0.2.1")).is_some());
+    assert!(m.is_blocked_ip(ip("192.0.2.2")).is_none());
+    assert!(m.is_blocked_ip(ip("192.0.2.3")).is_some());
+    m.block("ip:192.0.2.4".parse().expect("t"), Duration::from_secs(3600), "manual").expect("block");
+    let err = m.block("ip:192.0.2.5".parse().expect("t"), Duration::from_secs(3600), "manual").expect_err("full");
+    assert!(err.to_string().contains("full of active manual blocks"), "{err}");
+    m.publish(&auth_fail(None, Some("192.0.2.6:1")));
+    assert!(m.is_blocked_ip(ip("192.0.2.6")).is_none(), "no room left: not blocked, not panicking");
+    assert_eq!(m.list_blocks().len(), 2);
+}
+
+#[test]
+fn concurrent_publishers_count_exactly() {
+    let clock = ManualClock::new();
+    let m = Arc::new(monitor_with("[blocking]\nblock_after = 5", &clock));
+    let threads: Vec<_> = (0..4u8)
+        .map(|t| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                for i in 0..1000u32 {
+                    // 250 addresses per thread, each failing 4 times: nobody reaches 5.
+                    m.publish(&auth_fail(None, Some(&format!("10.{t}.0.{}:1", i % 250))));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert!(m.render_metrics().contains("mcp_auth_failures_total 4000\n"));
+    assert!(m.list_blocks().is_empty());
+    assert!(m.render_metrics().contains("mcp_tracked_keys 1000\n"));
+    // One more failure tips every address over.
+    m.publish(&auth_fail(None, Some("10.3.0.7:1")));
+    assert!(m.is_blocked_ip(ip("10.3.0.7")).is_some());
 }

@@ -91,6 +91,13 @@ impl LogPaths {
         }
     }
 
+    /// True when `self.active` is being appended to by a running writer right now (its writer
+    /// lock is held). Read-only: never creates the lock file.
+    pub(crate) fn is_live(&self) -> bool {
+        let Ok(f) = File::open(self.lock_path("writer")) else { return false };
+        matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock))
+    }
+
     /// Take the maintenance lock, waiting for another purge or erasure to finish.
     pub(crate) fn maintenance_lock(&self) -> Result<File, AuditError> {
         let path = self.lock_path("maintenance");

@@ -24,6 +24,20 @@ mod start;
 pub use start::{SinkOptions, WriterHandle};
 
 /// The file audit sink. Cheap to clone; every clone feeds the same writer.
+///
+/// Guarantees:
+/// - [`audit`](AuditSink::audit) / [`record`](AuditSink::record) never block: they filter, then
+///   `try_send` into the bounded queue. `Ok` means the record is queued (or, under `fail_open`,
+///   possibly dropped and counted); `Err` (only under `fail_closed`) means it was refused.
+/// - Every record accepted is written unless the storage fails: on graceful shutdown
+///   ([`WriterHandle::shutdown`] or dropping the handle) the writer drains the queue, writes a
+///   `shutdown` record and syncs before it exits. `flush` / [`flush_blocking`](Self::flush_blocking)
+///   wait until everything accepted before the call is written and synced.
+/// - With `fsync = "every_record"`, await the [`Ticket`] from
+///   [`audit_durable`](Self::audit_durable) before sending the response: a completed ticket means
+///   the record is on stable storage, so every request that got a response has its record even
+///   after `kill -9` or a power cut. With the other policies a ticket completes once the record
+///   is written to the operating system (it survives a process kill, not a power cut).
 #[derive(Clone)]
 pub struct FileAuditSink {
     tx: SyncSender<Msg>,

@@ -99,6 +99,11 @@ impl Verifier<'_> {
         while let Some(raw) = lines.next_line()? {
             let n = raw.number;
             let last = lines.peek()?.is_none();
+            if last && !raw.terminated && n > 1 && crate::files::LogPaths::new(path).is_ok_and(|p| p.is_live()) {
+                // A running writer is appending this line right now.
+                self.report.in_progress = true;
+                break;
+            }
             let text = raw.text.map_err(|_| fail(path, n, Problem::Malformed("not UTF-8".into())))?;
             let parsed = match line::parse(&text) {
                 Ok(p) if raw.terminated => p,

@@ -117,4 +117,7 @@ pub struct VerifyReport {
     pub recoveries: u64,
     /// The last record is a clean `shutdown` (false while a server writes, or after a crash).
     pub clean_shutdown: bool,
+    /// The active file was being written during verification and its last, incomplete line was
+    /// left out (a record in the middle of being appended, not a truncation).
+    pub in_progress: bool,
 }

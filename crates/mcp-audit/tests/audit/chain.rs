@@ -185,3 +185,28 @@ fn a_complete_but_damaged_last_line_refuses_to_start() {
     assert!(matches!(err, mcp_audit::AuditError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("audit verify"), "{err}");
 }
+
+#[test]
+fn a_live_log_verifies_while_its_writer_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, writer) = start(dir.path(), &config(""));
+    for i in 0..5 {
+        mcp_core::traits::AuditSink::audit(&sink, rec("a", "tools/call", i)).unwrap();
+    }
+    sink.flush_blocking().unwrap();
+    let report = verify(dir.path()).unwrap();
+    assert_eq!(report.records, 6);
+    assert!(!report.clean_shutdown && !report.in_progress);
+    // a record half-way through its write: not a truncation while the writer holds the log
+    let path = active(dir.path());
+    let whole = std::fs::read(&path).unwrap();
+    let mut partial = whole.clone();
+    partial.extend_from_slice(br#"{"seq":6,"ts":"#);
+    std::fs::write(&path, &partial).unwrap();
+    let report = verify(dir.path()).unwrap();
+    assert!(report.in_progress);
+    assert_eq!(report.records, 6);
+    std::fs::write(&path, &whole).unwrap();
+    writer.shutdown().unwrap();
+    assert!(verify(dir.path()).unwrap().clean_shutdown);
+}

@@ -46,6 +46,12 @@ pub struct Config {
     pub authorization: Option<mcp_authz::AuthorizationConfig>,
     /// Rate limits (on by default: per IP, per client, per client for tool calls).
     pub rate_limit: mcp_ratelimit::RateLimitConfig,
+    /// Bounds on tool schemas.
+    pub schema_validation: mcp_validate::SchemaLimits,
+    /// Sizes and types of content leaving the server (and arriving embedded in requests).
+    pub content_validation: mcp_validate::ContentConfig,
+    /// Prompt-injection guard on prompt arguments (and tool arguments where enabled).
+    pub prompt_security: mcp_validate::PromptSecurityConfig,
     /// Security monitoring: failed-attempt blocking, alerts, anomalies, metrics (on by default;
     /// blocks persist in `<data_dir>/blocks.json` unless `monitoring.blocking.file` says else).
     pub monitoring: mcp_monitor::MonitoringConfig,
@@ -270,6 +276,15 @@ impl Config {
     }
 
     /// The protocol settings this config describes.
+    /// The validation sections.
+    pub fn validation(&self) -> crate::ValidationConfig {
+        crate::ValidationConfig {
+            schema: self.schema_validation,
+            content: self.content_validation.clone(),
+            prompt: self.prompt_security.clone(),
+        }
+    }
+
     /// The `[authorization]` policy in force.
     pub fn authorization(&self) -> mcp_authz::AuthorizationConfig {
         self.authorization.clone().unwrap_or_else(standard_policy)

@@ -461,6 +461,11 @@ impl McpServer {
             call.verdict.set(mcp_core::AuditOutcome::RateLimited);
             return Err(e);
         }
+        match self.check_tool_input(call, idx, name, &args) {
+            Ok(()) => {}
+            Err(crate::validation::Refusal::Arguments(text)) => return Ok(self.tool_error(text)),
+            Err(crate::validation::Refusal::Error(e)) => return Err(e),
+        }
         let spec = &self.0.tools[idx];
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
         let (input, binding) = self.input_mode(call, name, Some(&args))?;
@@ -473,6 +478,7 @@ impl McpServer {
         match self.run(call, handler(args, ctx.clone())).await? {
             Ok(result) => {
                 let mut v = serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
+                self.check_tool_output(call, idx, name, &v)?;
                 self.mask(&mut v);
                 Ok(v)
             }
@@ -508,6 +514,7 @@ impl McpServer {
             Ok(contents) if contents.is_empty() => Err(not_found()),
             Ok(contents) => {
                 let mut v = json!({"contents": contents});
+                self.check_resource_output(call, uri, &v)?;
                 self.mask(&mut v);
                 Ok(v)
             }
@@ -538,11 +545,15 @@ impl McpServer {
             return Err(err(codes::INVALID_PARAMS, "Invalid params: a required prompt argument is missing"));
         }
         let args_value = call.params.get("arguments").cloned();
+        if let Some(a) = &args_value {
+            self.check_prompt_input(call, name, a)?;
+        }
         let (input, binding) = self.input_mode(call, name, args_value.as_ref())?;
         let ctx = self.context(call, input);
         match self.run(call, (spec.handler)(args, ctx.clone())).await? {
             Ok(r) => {
                 let mut v = serde_json::to_value(r).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
+                self.check_prompt_output(call, name, &v)?;
                 self.mask(&mut v);
                 Ok(v)
             }

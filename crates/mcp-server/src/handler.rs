@@ -97,6 +97,7 @@ pub struct ToolSpec {
     pub(crate) handler: Option<Arc<ToolFn>>,
     pub(crate) secrets: Vec<String>,
     pub(crate) access: Option<mcp_authz::AccessRule>,
+    pub(crate) scan_prompts: Option<bool>,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -116,7 +117,15 @@ impl ToolSpec {
             output_schema: None,
             annotations: None,
         };
-        Self { tool, handler: None, secrets: Vec::new(), access: None }
+        Self { tool, handler: None, secrets: Vec::new(), access: None, scan_prompts: None }
+    }
+
+    /// Scan this tool's string arguments with the prompt-injection guard (`[prompt_security]`),
+    /// whatever `scan_tool_arguments` says. For tools that pass text on to a model.
+    #[must_use]
+    pub fn scan_arguments(mut self, on: bool) -> Self {
+        self.scan_prompts = Some(on);
+        self
     }
 
     /// Who may call this tool: a required permission and/or allowed roles, or

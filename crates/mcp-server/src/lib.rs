@@ -39,6 +39,7 @@ mod session;
 mod state;
 pub mod stdio;
 mod subscriptions;
+mod validation;
 mod watch;
 
 pub use auth::NewKey;
@@ -51,6 +52,7 @@ pub use http::HttpFront;
 pub use server::{McpServer, ServerBuilder, ServerSettings, TracingSink};
 pub use session::SessionLimits;
 pub use subscriptions::ListKind;
+pub use validation::ValidationConfig;
 
 use std::future::Future;
 use std::sync::Arc;

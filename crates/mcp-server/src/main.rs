@@ -158,7 +158,9 @@ fn init_logging(cfg: &Config, format: Option<Format>) {
 }
 
 fn builder(cfg: &Config) -> mcp_server::ServerBuilder {
-    let mut b = McpServer::builder(cfg.server.name.clone(), env!("CARGO_PKG_VERSION")).settings(cfg.server_settings());
+    let mut b = McpServer::builder(cfg.server.name.clone(), env!("CARGO_PKG_VERSION"))
+        .settings(cfg.server_settings())
+        .validation(cfg.validation());
     if let Some(i) = &cfg.server.instructions {
         b = b.instructions(i.clone());
     }

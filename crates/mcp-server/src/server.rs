@@ -112,6 +112,8 @@ pub(crate) struct Inner {
     pub(crate) ratelimit: Option<Arc<mcp_ratelimit::RateLimitEngine>>,
     /// Security monitoring: blocks, alerts, anomalies, metrics.
     pub(crate) monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
+    /// Schemas, content rules, prompt safety.
+    pub(crate) validation: Option<crate::validation::Validation>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -159,6 +161,7 @@ impl McpServer {
             ratelimit: None,
             monitor: None,
             authz_config: None,
+            validation: crate::validation::ValidationConfig::default(),
         }
     }
 
@@ -225,9 +228,18 @@ pub struct ServerBuilder {
     ratelimit: Option<Arc<mcp_ratelimit::RateLimitEngine>>,
     monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
     authz_config: Option<mcp_authz::AuthorizationConfig>,
+    validation: crate::validation::ValidationConfig,
 }
 
 impl ServerBuilder {
+    /// Replace the validation settings (defaults: schema bounds, 1 MiB text / 10 MiB binary
+    /// content, the built-in prompt-injection patterns on prompt arguments).
+    #[must_use]
+    pub fn validation(mut self, config: crate::validation::ValidationConfig) -> Self {
+        self.validation = config;
+        self
+    }
+
     /// Authorize with the `[authorization]` policy `config`, compiled at [`Self::build`] together
     /// with the `access` rules of the registered tools, resources and prompts. Without this (or
     /// [`Self::authorizer`]) an authenticated server uses the empty policy: only permissions
@@ -411,6 +423,7 @@ impl ServerBuilder {
             }
         }
         let code_rules = self.code_rules();
+        let validation = crate::validation::Validation::compile(&self.validation, &self.tools)?;
         let auth = self.auth.ok_or_else(|| {
             ServerError::Registration(
                 "no authentication configured: call .authenticator(..), or for local testing only .danger_allow_unauthenticated()".into(),
@@ -493,6 +506,7 @@ impl ServerBuilder {
             audit: self.audit,
             ratelimit: self.ratelimit,
             monitor: self.monitor,
+            validation: Some(validation),
         })))
     }
 }

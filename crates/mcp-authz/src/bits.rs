@@ -63,6 +63,12 @@ pub(crate) struct Mask {
 }
 
 impl Mask {
+    /// Add every role and scope of `other`.
+    pub(crate) fn union_with(&mut self, other: &Mask) {
+        self.roles.union_with(&other.roles);
+        self.scopes.union_with(&other.scopes);
+    }
+
     /// True when the masks share a role or a scope.
     #[inline]
     pub(crate) fn intersects(&self, other: &Mask) -> bool {

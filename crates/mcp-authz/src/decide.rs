@@ -12,15 +12,33 @@ use crate::index::Rule;
 use crate::policy::Policy;
 use crate::rule::TargetKind;
 
+/// Permissions without a target name, precompiled into [`Policy`] grantor masks.
+pub(crate) const FIXED: [&str; 7] = [
+    "tools:list",
+    "resources:list",
+    "resources:read",
+    "resources:subscribe",
+    "prompts:list",
+    "admin:logging",
+    "admin:metrics",
+];
+const TOOLS_LIST: usize = 0;
+const RESOURCES_LIST: usize = 1;
+const RESOURCES_READ: usize = 2;
+const RESOURCES_SUBSCRIBE: usize = 3;
+const PROMPTS_LIST: usize = 4;
+const ADMIN_LOGGING: usize = 5;
+const ADMIN_METRICS: usize = 6;
+
 /// What an action targets, borrowed from it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Target<'a> {
-    /// No target; the permission text is fixed (`tools:list`, `admin:metrics`, ...).
-    Fixed(&'static str),
+    /// No target; the permission is `FIXED[i]`.
+    Fixed(usize),
     /// A tool name (default `tools:execute:<name>`).
     Tool(&'a str),
-    /// A resource URI (default: the fixed permission).
-    Resource(&'static str, &'a str),
+    /// A resource URI (default `FIXED[i]`).
+    Resource(usize, &'a str),
     /// A prompt name (default `prompts:get:<name>`).
     Prompt(&'a str),
     /// An action this crate does not know: denied.
@@ -30,15 +48,15 @@ pub(crate) enum Target<'a> {
 impl<'a> Target<'a> {
     pub(crate) fn of(action: &'a Action) -> Self {
         match action {
-            Action::ListTools => Self::Fixed("tools:list"),
+            Action::ListTools => Self::Fixed(TOOLS_LIST),
             Action::CallTool(n) => Self::Tool(n),
-            Action::ListResources => Self::Fixed("resources:list"),
-            Action::ReadResource(u) | Action::CompleteResource(u) => Self::Resource("resources:read", u),
-            Action::SubscribeResource(u) => Self::Resource("resources:subscribe", u),
-            Action::ListPrompts => Self::Fixed("prompts:list"),
+            Action::ListResources => Self::Fixed(RESOURCES_LIST),
+            Action::ReadResource(u) | Action::CompleteResource(u) => Self::Resource(RESOURCES_READ, u),
+            Action::SubscribeResource(u) => Self::Resource(RESOURCES_SUBSCRIBE, u),
+            Action::ListPrompts => Self::Fixed(PROMPTS_LIST),
             Action::GetPrompt(n) | Action::CompletePrompt(n) => Self::Prompt(n),
-            Action::SetLogLevel => Self::Fixed("admin:logging"),
-            Action::ReadMetrics => Self::Fixed("admin:metrics"),
+            Action::SetLogLevel => Self::Fixed(ADMIN_LOGGING),
+            Action::ReadMetrics => Self::Fixed(ADMIN_METRICS),
             _ => Self::Unknown,
         }
     }
@@ -121,7 +139,7 @@ impl<'a> Subject<'a> {
 
     /// True when reading the resource `uri` is allowed.
     pub fn allows_resource(&self, uri: &str) -> bool {
-        self.verdict(Target::Resource("resources:read", uri)).allowed
+        self.verdict(Target::Resource(RESOURCES_READ, uri)).allowed
     }
 
     /// True when getting the prompt `name` is allowed.
@@ -136,7 +154,7 @@ impl<'a> Subject<'a> {
             return Verdict { allowed: true, rule, reason: "authorization disabled" };
         }
         let Some(i) = rule else {
-            return Verdict { allowed: self.default_granted(target), rule, reason: "missing permission" };
+            return Verdict { allowed: self.default_granted(target, None), rule, reason: "missing permission" };
         };
         let r: &Rule = &policy.rules.rules[i];
         let (allowed, reason) = if r.public {
@@ -145,29 +163,36 @@ impl<'a> Subject<'a> {
             (true, "")
         } else if let Some(p) = &r.permission {
             let reason = if r.roles.is_empty() { "missing permission" } else { "missing role or permission" };
-            (self.granted(p.as_str().split(':')), reason)
+            (self.granted(r.grantors.as_ref(), p.as_str().split(':')), reason)
         } else if r.roles.is_empty() {
-            (self.default_granted(target), "missing permission")
+            (self.default_granted(target, r.grantors.as_ref()), "missing permission")
         } else {
             (false, "missing role")
         };
         Verdict { allowed, rule, reason }
     }
 
-    fn default_granted(&self, target: Target<'_>) -> bool {
+    /// The action's default permission; `grantors` when the rule precomputed them.
+    fn default_granted(&self, target: Target<'_>, grantors: Option<&Mask>) -> bool {
         match target {
-            Target::Fixed(p) | Target::Resource(p, _) => self.granted(p.split(':')),
-            Target::Tool(name) => self.granted(["tools", "execute", &sanitized(name)].into_iter()),
-            Target::Prompt(name) => self.granted(["prompts", "get", &sanitized(name)].into_iter()),
+            Target::Fixed(i) | Target::Resource(i, _) => {
+                self.granted(self.policy.fixed.get(i), FIXED.get(i).copied().unwrap_or("").split(':'))
+            }
+            Target::Tool(name) => self.granted(grantors, ["tools", "execute", &sanitized(name)].into_iter()),
+            Target::Prompt(name) => self.granted(grantors, ["prompts", "get", &sanitized(name)].into_iter()),
             Target::Unknown => false,
         }
     }
 
-    /// Granted by a role, a scope, or a direct permission of the principal.
+    /// Granted by a role or scope (`grantors` when known, else a trie walk), or by a direct
+    /// permission of the principal.
     #[inline]
-    fn granted<'s>(&self, wanted: impl Iterator<Item = &'s str> + Clone) -> bool {
-        self.policy.trie.grants(wanted.clone(), &self.mask)
-            || self.principal.permissions.iter().any(|p| grants_segments(p, wanted.clone()))
+    fn granted<'s>(&self, grantors: Option<&Mask>, wanted: impl Iterator<Item = &'s str> + Clone) -> bool {
+        let by_holders = match grantors {
+            Some(g) => g.intersects(&self.mask),
+            None => self.policy.trie.grants(wanted.clone(), &self.mask),
+        };
+        by_holders || self.principal.permissions.iter().any(|p| grants_segments(p, wanted.clone()))
     }
 
     #[cold]

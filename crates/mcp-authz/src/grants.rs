@@ -97,6 +97,23 @@ impl GrantTrie {
         }
         node.all.intersects(held)
     }
+
+    /// Every role and scope that grants the permission with segments `wanted`, for permissions
+    /// known at compile time: checking them is then one mask intersection.
+    pub(crate) fn grantors<'a>(&self, wanted: impl Iterator<Item = &'a str>) -> Mask {
+        let mut out = Mask::default();
+        let mut node = Some(&self.root);
+        for seg in wanted {
+            let Some(n) = node else { break };
+            out.union_with(&n.all);
+            out.union_with(&n.star);
+            node = n.children.get(seg);
+        }
+        if let Some(n) = node {
+            out.union_with(&n.all);
+        }
+        out
+    }
 }
 
 fn mark(mask: &mut Mask, holder: Holder) {
@@ -131,6 +148,7 @@ mod tests {
             for w in wanted {
                 let expected = p(h).grants(&p(w));
                 assert_eq!(trie.grants(w.split(':'), &role0()), expected, "{h} vs {w}");
+                assert_eq!(trie.grantors(w.split(':')).intersects(&role0()), expected, "{h} vs {w}");
                 assert_eq!(grants_segments(&p(h), w.split(':')), expected, "{h} vs {w}");
                 assert!(!trie.grants(w.split(':'), &Mask::default()), "nobody holds {h}");
             }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use mcp_core::Permission;
 
-use crate::bits::{Bits, FastMap};
+use crate::bits::{Bits, FastMap, Mask};
 use crate::error::AuthzError;
+use crate::grants::{GrantTrie, sanitized};
 use crate::roles::{RoleTable, parse_permission};
 use crate::rule::{Origin, RuleSpec, TargetKind};
 
@@ -27,6 +28,9 @@ pub(crate) struct Rule {
     pub(crate) role_names: Vec<Arc<str>>,
     pub(crate) public: bool,
     pub(crate) audit: bool,
+    /// The roles and scopes granting the permission this rule checks, when it is known at
+    /// compile time (an explicit permission, or the default one of an exact tool / prompt name).
+    pub(crate) grantors: Option<Mask>,
 }
 
 impl Rule {
@@ -91,7 +95,11 @@ impl RuleSet {
 
     /// Compile and index rules. Config rules naming an undefined role are refused; code rules may
     /// name roles the config does not define (they are interned with no permissions).
-    pub(crate) fn compile(specs: Vec<RuleSpec<'_>>, roles: &mut RoleTable) -> Result<Self, AuthzError> {
+    pub(crate) fn compile(
+        specs: Vec<RuleSpec<'_>>,
+        roles: &mut RoleTable,
+        trie: &GrantTrie,
+    ) -> Result<Self, AuthzError> {
         let mut set = Self::default();
         for spec in specs {
             let id = format!("{}:{}", spec.kind, spec.pattern);
@@ -127,6 +135,18 @@ impl RuleSet {
             if !set.index[origin_slot][spec.kind.index()].insert(spec.pattern, set.rules.len()) {
                 return Err(AuthzError::Duplicate { what: "rule", name: id });
             }
+            let exact = !spec.pattern.ends_with('*');
+            let grantors = match (&permission, spec.kind) {
+                (Some(p), _) => Some(trie.grantors(p.as_str().split(':'))),
+                (None, _) if r.public || r.roles.is_some() || !exact => None,
+                (None, TargetKind::Tool) => {
+                    Some(trie.grantors(["tools", "execute", &sanitized(spec.pattern)].into_iter()))
+                }
+                (None, TargetKind::Prompt) => {
+                    Some(trie.grantors(["prompts", "get", &sanitized(spec.pattern)].into_iter()))
+                }
+                (None, TargetKind::Resource) => None,
+            };
             set.rules.push(Rule {
                 id: id.into(),
                 kind: spec.kind,
@@ -137,6 +157,7 @@ impl RuleSet {
                 role_names,
                 public: r.public,
                 audit: r.audit_log,
+                grantors,
             });
         }
         Ok(set)

@@ -6,7 +6,9 @@ use std::fmt;
 use mcp_core::traits::Authorizer;
 use mcp_core::{Action, Decision, Denial, Principal};
 
+use crate::bits::Mask;
 use crate::config::AuthorizationConfig;
+use crate::decide::FIXED;
 use crate::error::AuthzError;
 use crate::grants::{GrantTrie, Holder};
 use crate::index::RuleSet;
@@ -42,6 +44,8 @@ pub struct Policy {
     pub(crate) scopes: ScopeTable,
     pub(crate) trie: GrantTrie,
     pub(crate) rules: RuleSet,
+    /// Grantors of each permission in [`FIXED`].
+    pub(crate) fixed: [Mask; FIXED.len()],
 }
 
 impl Policy {
@@ -59,7 +63,7 @@ impl Policy {
                 context: "default_role".into(),
             })?),
         };
-        let rules = RuleSet::compile(specs(config, code), &mut roles)?;
+        // Implicit roles interned by code rules hold no permissions, so the trie is final here.
         let mut trie = GrantTrie::default();
         for (i, role) in roles.roles.iter().enumerate() {
             for p in &role.own {
@@ -71,6 +75,8 @@ impl Policy {
                 trie.insert(p, Holder::Scope(i));
             }
         }
+        let rules = RuleSet::compile(specs(config, code), &mut roles, &trie)?;
+        let fixed = FIXED.map(|p| trie.grantors(p.split(':')));
         Ok(Self {
             enabled: config.enabled,
             hide_forbidden: config.hide_forbidden,
@@ -79,6 +85,7 @@ impl Policy {
             scopes,
             trie,
             rules,
+            fixed,
         })
     }
 
@@ -92,6 +99,7 @@ impl Policy {
             scopes: ScopeTable::default(),
             trie: GrantTrie::default(),
             rules: RuleSet::default(),
+            fixed: [Mask::default(); FIXED.len()],
         }
     }
 

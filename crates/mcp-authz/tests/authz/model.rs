@@ -197,3 +197,48 @@ pub fn closure(m: &Model, names: &BTreeSet<std::sync::Arc<str>>) -> BTreeSet<std
     }
     out
 }
+
+/// The decision by a naive, independent reading of the documented semantics: effective
+/// permissions as a list checked with `Permission::grants`, rules found by linear search.
+pub fn oracle(m: &Model, p: &Principal, a: &Action) -> bool {
+    let assigned = match (p.roles.is_empty() && !p.is_anonymous(), m.default_role) {
+        (true, Some(d)) => [role(d).into()].into(),
+        _ => p.roles.clone(),
+    };
+    let roles = closure(m, &assigned);
+    let mut held: Vec<Permission> = p.permissions.iter().cloned().collect();
+    for r in &roles {
+        if let Some(i) = r.strip_prefix('r').and_then(|i| i.parse::<usize>().ok()).filter(|i| *i < m.roles.len()) {
+            held.extend(m.roles[i].0.iter().map(|j| perm(PERMS[*j])));
+        }
+    }
+    for s in &p.scopes {
+        if let Some(i) = s.strip_prefix('s').and_then(|i| i.parse::<usize>().ok()).filter(|i| *i < SCOPES) {
+            held.extend(m.scopes[i].iter().map(|j| perm(PERMS[*j])));
+        }
+    }
+    let has = |want: &Permission| held.iter().any(|h| h.grants(want));
+    let rule = match a {
+        Action::CallTool(t) => {
+            let exact = TOOLS.iter().position(|x| *x == &**t).and_then(|i| m.tools.get(&i));
+            exact.or_else(|| m.tools.get(&TOOLS.len()))
+        }
+        Action::ReadResource(u) | Action::SubscribeResource(u) | Action::CompleteResource(u) => {
+            let exact = URIS.iter().position(|x| *x == &**u).and_then(|i| m.resources.get(&i));
+            exact.or_else(|| m.resources.get(&URIS.len()).filter(|_| u.starts_with("mcp://a/")))
+        }
+        Action::GetPrompt(n) | Action::CompletePrompt(n) => {
+            PROMPTS.iter().position(|x| *x == &**n).and_then(|i| m.prompts.get(&i))
+        }
+        _ => None,
+    };
+    match rule {
+        None => has(&a.required_permission()),
+        Some(None) => !p.is_anonymous(),
+        Some(Some((permission, rule_roles))) => {
+            rule_roles.iter().any(|r| roles.contains(role(*r).as_str()))
+                || permission.is_some_and(|i| has(&perm(PERMS[i])))
+                || (permission.is_none() && rule_roles.is_empty() && has(&a.required_permission()))
+        }
+    }
+}

@@ -6,9 +6,17 @@ use mcp_authz::{AuthorizationConfig, CodeRules, Permissions, Policy, RoleConfig,
 use mcp_core::{Action, AuthMethod, Decision, Principal};
 use proptest::prelude::*;
 
-use crate::model::{PERMS, PROMPTS, SCOPES, TOOLS, URIS, actions, closure, perm, role, setup};
+use crate::model::{PERMS, PROMPTS, SCOPES, TOOLS, URIS, actions, closure, oracle, perm, role, setup};
 
 proptest! {
+    #[test]
+    fn decisions_match_a_naive_oracle((m, p) in setup()) {
+        let policy = m.policy();
+        for a in actions() {
+            prop_assert_eq!(policy.decide(&p, a.clone()).is_allowed(), oracle(&m, &p, &a), "{:?}", a);
+        }
+    }
+
     #[test]
     fn empty_policy_denies_everything((_, mut p) in setup()) {
         p.permissions.clear();

@@ -2,8 +2,6 @@
 //! deciding rule, check it. The allow path allocates nothing for names that are valid permission
 //! segments; denials (the cold path) build their [`Denial`].
 
-use std::sync::Arc;
-
 use mcp_core::{Action, AuthMethod, Decision, Denial, Permit, Principal};
 
 use crate::bits::Mask;
@@ -203,7 +201,7 @@ impl<'a> Subject<'a> {
         let scopes = if self.principal.method == AuthMethod::OAuth && permission_could_admit {
             self.policy.scopes.step_up(&self.principal.scopes, &required)
         } else {
-            Arc::from(Vec::new())
+            self.policy.scopes.none.clone()
         };
         let rule_id = match rule {
             Some(r) => r.id.clone(),

@@ -19,6 +19,8 @@ pub(crate) struct ScopeTable {
     /// The permissions each scope maps to.
     pub(crate) grants: Vec<Vec<Permission>>,
     index: FastMap<Box<str>, usize>,
+    /// The empty scope list of every RBAC denial, allocated once.
+    pub(crate) none: Arc<[Arc<str>]>,
 }
 
 impl ScopeTable {
@@ -77,7 +79,7 @@ impl ScopeTable {
     /// grants `required`. Empty when no configured scope grants it (an RBAC denial).
     pub(crate) fn step_up(&self, current: &BTreeSet<Arc<str>>, required: &Permission) -> Arc<[Arc<str>]> {
         match self.best_for(required) {
-            None => Arc::from(Vec::new()),
+            None => self.none.clone(),
             Some(extra) => {
                 let mut all: BTreeSet<Arc<str>> = current.clone();
                 all.insert(extra.clone());

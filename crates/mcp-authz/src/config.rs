@@ -28,7 +28,8 @@ pub struct AuthorizationConfig {
     /// or not; only for development.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Role given to an authenticated (non-anonymous) caller that carries no role at all.
+    /// Role given to an authenticated (non-anonymous) caller that carries no role at all, except
+    /// OAuth access tokens (their scopes are their grant).
     #[serde(default)]
     pub default_role: Option<String>,
     /// Answer RBAC denials as if the tool / resource / prompt did not exist, and hide forbidden

@@ -107,9 +107,13 @@ impl Policy {
         Subject { policy: self, principal, mask }
     }
 
-    /// The default role, when it applies: an authenticated principal with no role at all.
+    /// The default role, when it applies: an authenticated principal with no role at all that
+    /// did not come with an OAuth token (a token's scopes are its grant, so a token without the
+    /// right scope is asked to step up instead of riding on the default role).
     pub(crate) fn default_role_for(&self, principal: &Principal) -> Option<usize> {
-        self.default_role.filter(|_| principal.roles.is_empty() && !principal.is_anonymous())
+        self.default_role.filter(|_| {
+            principal.roles.is_empty() && !principal.is_anonymous() && principal.method != AuthMethod::OAuth
+        })
     }
 }
 

@@ -201,7 +201,8 @@ pub fn closure(m: &Model, names: &BTreeSet<std::sync::Arc<str>>) -> BTreeSet<std
 /// The decision by a naive, independent reading of the documented semantics: effective
 /// permissions as a list checked with `Permission::grants`, rules found by linear search.
 pub fn oracle(m: &Model, p: &Principal, a: &Action) -> bool {
-    let assigned = match (p.roles.is_empty() && !p.is_anonymous(), m.default_role) {
+    let gets_default = p.roles.is_empty() && !p.is_anonymous() && p.method != AuthMethod::OAuth;
+    let assigned = match (gets_default, m.default_role) {
         (true, Some(d)) => [role(d).into()].into(),
         _ => p.roles.clone(),
     };

@@ -106,7 +106,8 @@ proptest! {
         flat.default_role = None;
         let flat_policy = flat.policy();
         let mut expanded = p.clone();
-        let assigned = match (p.roles.is_empty() && !p.is_anonymous(), m.default_role) {
+        let gets_default = p.roles.is_empty() && !p.is_anonymous() && p.method != AuthMethod::OAuth;
+        let assigned = match (gets_default, m.default_role) {
             (true, Some(d)) => [role(d).into()].into(),
             _ => p.roles.clone(),
         };

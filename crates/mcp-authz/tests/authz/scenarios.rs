@@ -85,8 +85,9 @@ fn public_rules_and_resource_patterns() {
 
 #[test]
 fn scope_denials_name_the_step_up_scopes() {
-    // default_role also applies to OAuth principals without roles (it would allow `calculate`).
-    assert!(policy(CONFIG).decide(&oauth(&[]), Action::call_tool("calculate")).is_allowed());
+    // default_role does not apply to OAuth principals: their scopes are the grant.
+    let d = denied(policy(CONFIG).decide(&oauth(&[]), Action::call_tool("calculate")));
+    assert!(d.is_scope_denial());
     let p = policy(&CONFIG.replace("default_role = \"user\"", ""));
     let d = denied(p.decide(&oauth(&["openid"]), Action::call_tool("calculate")));
     assert!(d.is_scope_denial() && !p.should_hide(&d));

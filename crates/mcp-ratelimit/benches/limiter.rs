@@ -32,9 +32,19 @@ fn engine(limits: &str) -> Arc<RateLimitEngine> {
 /// Limits that always admit in a benchmark, so the measured path is the common one.
 const ROOMY: &str = "[[limits]]\nname = \"client_all\"\nscope = \"client\"\nalgorithm = \"token_bucket\"\n\
                      rate_per_sec = 1000000000.0\nburst = 1000000";
-const ROOMY_WINDOW: &str = "[[limits]]\nname = \"client_all\"\nscope = \"client\"\nrequests = 100000\nwindow_ms = 1";
+const ROOMY_WINDOW: &str =
+    "max_keys = 1000\n[[limits]]\nname = \"client_all\"\nscope = \"client\"\nrequests = 100000\nwindow_ms = 1";
 
 fn single_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("baseline");
+    g.bench_function("Instant::now", |b| b.iter(Instant::now));
+    let state = std::hash::RandomState::new();
+    g.bench_function("SipHash 9 bytes", |b| {
+        b.iter(|| std::hash::BuildHasher::hash_one(&state, black_box("client-42")))
+    });
+    let m = std::sync::Mutex::new(0u64);
+    g.bench_function("Mutex lock+unlock", |b| b.iter(|| *m.lock().expect("lock") += 1));
+    g.finish();
     let mut g = c.benchmark_group("memory");
     let bucket = engine(ROOMY);
     g.bench_function("check_request token_bucket one key", |b| {

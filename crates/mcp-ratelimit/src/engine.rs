@@ -105,7 +105,7 @@ impl RateLimitEngine {
         if let Backend::Redis(r) = &self.backend {
             let text = ip.text();
             let keys = self.plan.ip.iter().map(|&limit| Key { limit, a: text.as_bytes(), b: &[] });
-            return self.run_redis(r, keys, 0, 1).await.map(drop);
+            return Box::pin(self.run_redis(r, keys, 0, 1)).await.map(drop);
         }
         let keys = self.plan.ip.iter().map(|&limit| Key { limit, a: &octets[..len], b: &[] });
         self.run(keys, 0, 1).await.map(drop)

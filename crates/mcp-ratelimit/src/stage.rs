@@ -20,7 +20,9 @@ impl RateLimitEngine {
         match &self.backend {
             Backend::Memory(m) => self.run_memory(m, keys, class, cost),
             #[cfg(feature = "redis")]
-            Backend::Redis(r) => self.run_redis(r, keys, class, cost).await,
+            // Boxed: the Redis state would otherwise make every check's future (memory ones
+            // too) large to create and move; one allocation next to a network round trip is noise.
+            Backend::Redis(r) => Box::pin(self.run_redis(r, keys, class, cost)).await,
         }
     }
 
@@ -36,6 +38,9 @@ impl RateLimitEngine {
         class: usize,
         cost: u32,
     ) -> Result<(), RateLimitError> {
+        if cost <= 1 {
+            return Ok(()); // every capacity is at least 1
+        }
         match keys.find(|k| u64::from(cost) > self.plan.limits[usize::from(k.limit)].params[class].capacity()) {
             Some(k) => {
                 let l = &self.plan.limits[usize::from(k.limit)];

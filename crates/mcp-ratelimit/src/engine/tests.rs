@@ -243,3 +243,15 @@ async fn named_limiter_reports_cost_above_capacity_as_an_error() {
     let err = l.check("k", 6).await.unwrap_err();
     assert_eq!(err.kind, mcp_core::ErrorKind::InvalidRequest);
 }
+
+#[test]
+fn check_futures_stay_small_whatever_the_features() {
+    let e = RateLimitEngine::new(&RateLimitConfig::default()).unwrap();
+    let ip = "192.0.2.1".parse().unwrap();
+    let sizes = [
+        std::mem::size_of_val(&e.check_ip(ip)),
+        std::mem::size_of_val(&e.check_request("a", None, "ping")),
+        std::mem::size_of_val(&e.check_tool("a", None, "calc")),
+    ];
+    assert!(sizes.iter().all(|&s| s <= 256), "future sizes {sizes:?}");
+}

@@ -63,11 +63,13 @@ impl MemoryStore {
     }
 
     fn hash(&self, key: &Key<'_>) -> u64 {
+        // Limit and first-part length in one word keep the encoding unambiguous.
         let mut h = self.hasher.build_hasher();
-        h.write_u16(key.limit);
-        h.write_usize(key.a.len());
+        h.write_u64(u64::from(key.limit) << 48 | key.a.len() as u64);
         h.write(key.a);
-        h.write(key.b);
+        if !key.b.is_empty() {
+            h.write(key.b);
+        }
         h.finish()
     }
 

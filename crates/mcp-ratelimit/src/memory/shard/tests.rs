@@ -68,3 +68,17 @@ fn pass_through_hasher_uses_the_precomputed_hash() {
     h.write(&[1]);
     assert_ne!(h.finish(), 42);
 }
+
+#[test]
+fn same_compares_every_byte() {
+    let text = b"0123456789abcdefghij";
+    for len in 0..text.len() {
+        assert!(same(&text[..len], &text[..len]));
+        for i in 0..len {
+            let mut other = text[..len].to_vec();
+            other[i] ^= 1;
+            assert!(!same(&text[..len], &other), "len {len} byte {i}");
+        }
+        assert!(!same(&text[..len], &text[..len + 1]));
+    }
+}

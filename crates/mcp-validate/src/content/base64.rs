@@ -47,7 +47,10 @@ pub fn decoded_len(s: &str) -> Result<u64, Base64Error> {
     if data.len() % 4 == 1 || (pad > 0 && !bytes.len().is_multiple_of(4)) {
         return Err(if pad > 0 { Base64Error::Padding } else { Base64Error::Length });
     }
-    if let Some(i) = data.iter().position(|b| sextet(*b).is_none()) {
+    // Branch-free OR over the table in chunks; locate the culprit only on failure.
+    let any_invalid =
+        data.chunks(64).any(|chunk| chunk.iter().fold(0u8, |acc, b| acc | (SEXTETS[*b as usize] & 0x80)) != 0);
+    if let Some(i) = any_invalid.then(|| data.iter().position(|b| sextet(*b).is_none())).flatten() {
         return Err(if data[i] == b'=' { Base64Error::Padding } else { Base64Error::Character(i) });
     }
     // The unused low bits of the last character must be zero (2 chars: 4 bits, 3 chars: 2 bits).
@@ -64,16 +67,23 @@ pub fn decoded_len(s: &str) -> Result<u64, Base64Error> {
     Ok(decoded_len_from_length(s))
 }
 
+/// Sextet value of each byte of the standard alphabet; `INVALID` for everything else.
+const INVALID: u8 = 0xFF;
+const SEXTETS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 #[inline]
 fn sextet(b: u8) -> Option<u8> {
-    match b {
-        b'A'..=b'Z' => Some(b - b'A'),
-        b'a'..=b'z' => Some(b - b'a' + 26),
-        b'0'..=b'9' => Some(b - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    let v = SEXTETS[b as usize];
+    (v != INVALID).then_some(v)
 }
 
 #[cfg(test)]

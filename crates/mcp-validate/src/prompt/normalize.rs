@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Whether `c` is invisible formatting that can split a keyword without changing how it looks:
 /// soft hyphen, zero-width and joiner characters, bidi embeddings/overrides/isolates, word
@@ -38,17 +38,31 @@ fn untag(c: char) -> Option<char> {
 
 /// The normalized form of `text`. ASCII text is returned as is: it is already NFKC and free of
 /// invisible characters, and patterns are compiled case-insensitive, so lowercasing it would
-/// not change what matches.
+/// not change what matches. Otherwise each step runs only when needed: invisible characters
+/// are removed before NFKC (so they cannot block composition of what they separate) and after
+/// it (NFKC can produce some of them); NFKC is skipped when the quick check says the text is
+/// already in that form.
 pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
         return Cow::Borrowed(text);
     }
-    // Invisible characters are removed both before NFKC (so they cannot block composition of
-    // what they separate) and after (NFKC can produce some of them).
-    let cleaned: String = text.chars().filter_map(untag).collect();
-    let mut out = String::with_capacity(cleaned.len());
-    for c in cleaned.nfkc().filter_map(untag) {
-        out.extend(c.to_lowercase());
+    let cleaned: Cow<'_, str> = if text.chars().any(|c| untag(c) != Some(c)) {
+        Cow::Owned(text.chars().filter_map(untag).collect())
+    } else {
+        Cow::Borrowed(text)
+    };
+    let composed: Cow<'_, str> = if is_nfkc_quick(cleaned.chars()) == IsNormalized::Yes {
+        cleaned
+    } else {
+        Cow::Owned(cleaned.nfkc().filter_map(untag).collect())
+    };
+    let mut out = String::with_capacity(composed.len());
+    for c in composed.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     Cow::Owned(out)
 }

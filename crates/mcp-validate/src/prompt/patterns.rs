@@ -25,13 +25,14 @@ pub struct BlockedPattern {
 }
 
 /// The built-in set: `(id, regex)`. Matched against normalized text, case-insensitive,
-/// multi-line.
+/// multi-line. Word boundaries are ASCII (`(?-u:\b)`): the Unicode `\b` makes the regex
+/// engine leave its DFA on non-ASCII text, about 20 times slower.
 pub const DEFAULT_PATTERNS: &[(&str, &str)] = &[
     ("system_role_marker", r"^\s*(?:#{1,6}\s*)?(?:system|developer)(?:\s+(?:prompt|message))?\s*:"),
     ("system_tag", r"<\s*/?\s*(?:system|sys)\s*>|\[\s*/?\s*system\s*\]|<<\s*/?\s*sys\s*>>"),
     (
         "ignore_previous",
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|of|my)\s+)*(?:previous|prior|above|earlier|preceding|original|system)\s+(?:instructions?|prompts?|messages?|rules|directions|context|guidelines)",
+        r"(?-u:\b)(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|of|my)\s+)*(?:previous|prior|above|earlier|preceding|original|system)\s+(?:instructions?|prompts?|messages?|rules|directions|context|guidelines)",
     ),
     (
         "chatml_tokens",
@@ -40,11 +41,11 @@ pub const DEFAULT_PATTERNS: &[(&str, &str)] = &[
     ("llama_inst", r"\[/?inst\]"),
     (
         "jailbreak_mode",
-        r"\byou\s+are\s+now\s+(?:in\s+)?(?:developer|dan|jailbreak|jailbroken|unrestricted|god)\s+mode\b",
+        r"(?-u:\b)you\s+are\s+now\s+(?:in\s+)?(?:developer|dan|jailbreak|jailbroken|unrestricted|god)\s+mode(?-u:\b)",
     ),
     (
         "reveal_system_prompt",
-        r"\b(?:reveal|print|show|output|repeat|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)",
+        r"(?-u:\b)(?:reveal|print|show|output|repeat|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)",
     ),
 ];
 

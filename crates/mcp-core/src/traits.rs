@@ -120,6 +120,17 @@ pub trait AuditSink: std::fmt::Debug + Send + Sync + 'static {
         let _ = record;
         Ok(())
     }
+    /// True when every request's record must be durable before its response is sent (the sink
+    /// fsyncs each record); the server then uses [`Self::audit_durable`]. Default: false.
+    fn durable_mode(&self) -> bool {
+        false
+    }
+    /// Record one request's audit record; the future resolves once it is durable. The default
+    /// records with [`Self::audit`] and resolves at once.
+    fn audit_durable(&self, record: AuditRecord) -> BoxFuture<'static, Result<(), BackendError>> {
+        let r = self.audit(record);
+        Box::pin(async move { r })
+    }
     /// True when the sink is currently refusing records under a fail-closed policy: the server
     /// answers 503 before doing any work. Default: never.
     fn is_failing_closed(&self) -> bool {

@@ -69,7 +69,10 @@ impl McpServer {
         };
         let presented = creds.bearer.is_some();
         match auth.authenticate_detailed(&creds, &AuthnContext::new(Some(req.peer))).await {
-            Ok(p) => {
+            Ok(mut p) => {
+                if p.rate_class.is_none() {
+                    p.rate_class = auth.rate_limit_class(&p).map(std::sync::Arc::from);
+                }
                 let mut e =
                     SecurityEvent::new(SecurityEventKind::Authenticated, "authenticated", std::time::SystemTime::now());
                 e.principal = Some(p.id.clone());

@@ -22,7 +22,48 @@ pub fn monitoring_config(cfg: &Config) -> mcp_monitor::MonitoringConfig {
     m
 }
 
+/// The audit key and the active log file of `cfg` (for `audit verify` and the `gdpr` commands).
+pub fn audit_paths(cfg: &Config, create_key: bool) -> Result<(mcp_audit::AuditKey, std::path::PathBuf), ServerError> {
+    let data = crate::data_dir(cfg);
+    let a = &cfg.audit_log;
+    a.validate().map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
+    let key = mcp_audit::AuditKey::from_config(a, &data, create_key, &|v| std::env::var(v).ok())
+        .map_err(|e| ServerError::Config(format!("[audit_log] key: {e}")))?;
+    Ok((key, a.log_path(&data)))
+}
+
 impl ServerBuilder {
+    /// Apply `[audit_log]`: start the writer and record every request and security event. The
+    /// returned handle must be shut down after serving (it drains the queue and fsyncs).
+    pub fn audit_from_config(self, cfg: &Config) -> Result<(Self, Option<mcp_audit::WriterHandle>), ServerError> {
+        if !cfg.audit_log.enabled {
+            tracing::warn!("the audit log is disabled ([audit_log] enabled = false)");
+            return Ok((self, None));
+        }
+        let (key, path) = audit_paths(cfg, true)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ServerError::Config(format!(
+                    "cannot create the audit directory {}: {e} (set audit_log.directory or server.data_dir)",
+                    dir.display()
+                ))
+            })?;
+        }
+        let on_health: mcp_audit::HealthHook = Arc::new(|change| match change {
+            mcp_audit::HealthChange::Degraded(cause) => {
+                tracing::error!(target: "mcp_security", kind = "audit_degraded", cause = ?cause, "the audit log cannot accept records; the on_failure policy applies")
+            }
+            _ => {
+                tracing::warn!(target: "mcp_security", kind = "audit_recovered", "the audit log accepts records again")
+            }
+        });
+        let options = mcp_audit::SinkOptions { on_health: Some(on_health), ..Default::default() };
+        let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
+            .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
+        tracing::info!(path = %sink.log_path().display(), "audit log");
+        Ok((self.audit_log(Arc::new(sink)), Some(handle)))
+    }
+
     /// Apply `[rate_limit]` and `[monitoring]`. Must run inside the tokio runtime (the monitor's
     /// housekeeping and webhook tasks, the Redis connection).
     pub async fn protections_from_config(self, cfg: &Config) -> Result<Self, ServerError> {

@@ -46,6 +46,8 @@ pub struct Config {
     pub authorization: Option<mcp_authz::AuthorizationConfig>,
     /// Rate limits (on by default: per IP, per client, per client for tool calls).
     pub rate_limit: mcp_ratelimit::RateLimitConfig,
+    /// The tamper-evident audit log (on by default, in `<data_dir>/audit/`).
+    pub audit_log: mcp_audit::AuditLogConfig,
     /// Bounds on tool schemas.
     pub schema_validation: mcp_validate::SchemaLimits,
     /// Sizes and types of content leaving the server (and arriving embedded in requests).

@@ -213,7 +213,8 @@ impl McpServer {
         self.observe(&call.principal, &call.method, ok, latency);
         let Some(audit) = &self.0.audit else { return outcome };
         let record = crate::audit::record(audit.as_ref(), &call, at, latency, &outcome);
-        match audit.audit(record) {
+        let recorded = if audit.durable_mode() { audit.audit_durable(record).await } else { audit.audit(record) };
+        match recorded {
             Ok(()) => outcome,
             Err(_) => Err(audit_unavailable()),
         }

@@ -33,6 +33,17 @@ impl AuditSink for Fanout {
         }
     }
 
+    fn durable_mode(&self) -> bool {
+        self.audit.as_ref().is_some_and(|a| a.durable_mode())
+    }
+
+    fn audit_durable(&self, record: AuditRecord) -> BoxFuture<'static, Result<(), BackendError>> {
+        match &self.audit {
+            Some(a) => a.audit_durable(record),
+            None => Box::pin(async { Ok(()) }),
+        }
+    }
+
     fn is_failing_closed(&self) -> bool {
         self.audit.as_ref().is_some_and(|a| a.is_failing_closed())
     }

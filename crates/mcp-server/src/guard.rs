@@ -16,6 +16,8 @@ use crate::dispatch::{Call, err};
 #[derive(Clone, Debug)]
 pub(crate) struct Authz {
     pub(crate) authorizer: Arc<dyn Authorizer>,
+    /// The compiled policy, when the authorizer is the built-in one (explain, lint).
+    pub(crate) policy: Option<Arc<mcp_authz::PolicyAuthorizer>>,
     /// Answer a role denial exactly like an unknown tool / resource / prompt.
     pub(crate) hide_forbidden: bool,
 }

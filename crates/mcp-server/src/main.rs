@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_server::{Config, LogFormat, McpServer, ServerError};
 
@@ -45,6 +47,35 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Verify the tamper-evident audit log.
+    Audit {
+        /// Configuration file (its `[audit_log]` and data dir).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// GDPR operations on the personal data the server keeps (run with the server stopped).
+    Gdpr {
+        /// Configuration file.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: GdprCommand,
+    },
+    /// Manage the block list (the running server reloads it).
+    Block {
+        /// Configuration file.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: BlockCommand,
+    },
+    /// Inspect the authorization policy.
+    Authz {
+        #[command(subcommand)]
+        command: AuthzCommand,
+    },
     /// Manage the secret store configured in `[secrets]`.
     Secrets {
         /// Configuration file.
@@ -52,6 +83,91 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero at the first broken, removed, reordered or
+    /// truncated record.
+    Verify {
+        /// Files to check (default: every file of the configured log, oldest first).
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GdprCommand {
+    /// Remove audit files older than the retention window.
+    Purge {
+        /// Days to keep (default `[gdpr] data_retention_days`, else 365).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Erase every record of a client (the chain stays verifiable).
+    Erase {
+        /// Client (principal) id.
+        #[arg(long)]
+        client: String,
+    },
+    /// Write every record about a client as one JSON document.
+    Export {
+        /// Client (principal) id.
+        #[arg(long)]
+        client: String,
+        /// Output file (default stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BlockCommand {
+    /// Show the active blocks.
+    List,
+    /// Block `ip:ADDRESS` or `client:ID`.
+    Add {
+        /// `ip:203.0.113.7` or `client:alice`.
+        target: String,
+        /// How long, seconds.
+        #[arg(long, default_value_t = 3600)]
+        secs: u64,
+        /// Why (for operators).
+        #[arg(long, default_value = "blocked by an operator")]
+        reason: String,
+    },
+    /// Lift a block.
+    Remove {
+        /// `ip:ADDRESS` or `client:ID`.
+        target: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuthzCommand {
+    /// Print allow/deny for a caller and an action, and the rule chain that decided it.
+    Explain {
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The action: tools/call:NAME, resources/read:URI, prompts/get:NAME, tools/list, ...
+        #[arg(long)]
+        call: String,
+        /// A role of the caller (repeatable).
+        #[arg(long)]
+        role: Vec<String>,
+        /// A permission of the caller (repeatable).
+        #[arg(long)]
+        permission: Vec<String>,
+        /// An OAuth scope of the caller (repeatable).
+        #[arg(long)]
+        scope: Vec<String>,
+        /// The caller is this `[[auth.api_keys.keys]]` entry.
+        #[arg(long)]
+        api_key_id: Option<String>,
+        /// The caller's token claims, as JSON (`roles`, `permissions`, `scope` / `scp`).
+        #[arg(long)]
+        claims: Option<String>,
     },
 }
 
@@ -332,6 +448,29 @@ fn spawn_sighup_reload(reloader: std::sync::Arc<mcp_transport::tls::TlsReloader>
     let _ = reloader;
 }
 
+/// Parse, compile the policy against the registered tools, and report what looks wrong.
+fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError> {
+    let server = builder(cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
+    if let Some(policy) = server.authorization_policy() {
+        let findings = policy.lint(&server.tool_names(), &server.resource_uris(), &server.prompt_names());
+        for f in &findings {
+            println!("{:?}: {f}", f.severity());
+        }
+    }
+    println!("{}: configuration is valid", file.display());
+    Ok(())
+}
+
+/// Drain the audit queue, write the shutdown record and fsync before exiting.
+async fn close_audit(audit: Option<mcp_audit::WriterHandle>) {
+    let Some(handle) = audit else { return };
+    match tokio::task::spawn_blocking(move || handle.shutdown()).await {
+        Ok(Ok(stats)) => tracing::info!(?stats, "audit log closed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the audit log did not close cleanly; run `mcp-server audit verify`"),
+        Err(e) => tracing::error!(error = %e, "the audit log writer panicked"),
+    }
+}
+
 async fn serve(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
@@ -346,14 +485,19 @@ async fn serve(
     init_logging(&cfg, format);
     if stdio {
         // The caller is the local user who started the process.
-        let server = builder(&cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
+        let (b, audit) =
+            builder(&cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).audit_from_config(&cfg)?;
+        let server = b.build()?;
         tracing::info!("serving MCP on stdio");
-        return mcp_server::stdio::serve_stdio(server).await;
+        let served = mcp_server::stdio::serve_stdio(server).await;
+        close_audit(audit).await;
+        return served;
     }
     let secrets = mcp_server::secrets::open(&cfg).await?;
     let _ = REDACTOR.set(secrets.redactor().clone());
     let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
-    let server = b.protections_from_config(&cfg).await?.authorization(cfg.authorization()).build()?;
+    let (b, audit) = b.protections_from_config(&cfg).await?.audit_from_config(&cfg)?;
+    let server = b.authorization(cfg.authorization()).build()?;
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
     }
@@ -365,6 +509,7 @@ async fn serve(
     let scheme = if cfg.http.tls.is_some() { "https" } else { "http" };
     tracing::info!(url = %format!("{scheme}://{addr}{}", cfg.http.path), "serving MCP over Streamable HTTP");
     mcp_server::serve_on(server, listener, &cfg.http.path, shutdown_signal()).await;
+    close_audit(audit).await;
     Ok(())
 }
 
@@ -381,13 +526,37 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve { config, listen, stdio, log_format } => rt.block_on(serve(config, listen, stdio, log_format)),
-        Command::CheckConfig { file } => Config::load(Some(&file)).map(|_| {
-            println!("{}: configuration is valid", file.display());
-        }),
+        Command::CheckConfig { file } => Config::load(Some(&file)).and_then(|cfg| check_config(&cfg, &file)),
         Command::Keys { command: KeysCommand::New { name, permissions, roles, config } } => {
             keys_new(config, &name, &permissions, &roles)
         }
         Command::Secrets { config, command } => rt.block_on(secrets_cmd(config, command)),
+        Command::Audit { config, command: AuditCommand::Verify { files } } => {
+            Config::load(config.as_deref()).and_then(|cfg| cli::audit::verify(&cfg, files))
+        }
+        Command::Gdpr { config, command } => Config::load(config.as_deref()).and_then(|cfg| match command {
+            GdprCommand::Purge { days } => cli::audit::purge(&cfg, days.unwrap_or(365)),
+            GdprCommand::Erase { client } => cli::audit::erase(&cfg, &client),
+            GdprCommand::Export { client, out } => cli::audit::export(&cfg, &client, out),
+        }),
+        Command::Block { config, command } => Config::load(config.as_deref()).and_then(|cfg| match command {
+            BlockCommand::List => cli::block::list(&cfg),
+            BlockCommand::Add { target, secs, reason } => cli::block::add(&cfg, &target, secs, &reason),
+            BlockCommand::Remove { target } => cli::block::remove(&cfg, &target),
+        }),
+        Command::Authz {
+            command: AuthzCommand::Explain { config, call, role, permission, scope, api_key_id, claims },
+        } => {
+            let caller = cli::authz::Caller { roles: role, permissions: permission, scopes: scope, api_key_id, claims };
+            match Config::load(config.as_deref()).and_then(|cfg| {
+                let server = builder(&cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
+                cli::authz::explain(&cfg, &server, caller, &call)
+            }) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(2),
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

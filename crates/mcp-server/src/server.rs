@@ -165,6 +165,23 @@ impl McpServer {
         }
     }
 
+    /// The compiled authorization policy (for `authz explain` and configuration checks);
+    /// `None` with a custom authorizer or without authorization.
+    pub fn authorization_policy(&self) -> Option<Arc<mcp_authz::Policy>> {
+        self.0.authz.as_ref()?.policy.as_ref().map(|p| p.policy())
+    }
+
+    /// URIs of the registered resources and resource templates.
+    pub fn resource_uris(&self) -> Vec<&str> {
+        let fixed = self.0.resources.iter().map(|r| r.resource.uri.as_str());
+        fixed.chain(self.0.templates.iter().map(|t| t.template.uri_template.as_str())).collect()
+    }
+
+    /// Names of the registered prompts.
+    pub fn prompt_names(&self) -> Vec<&str> {
+        self.0.prompts.iter().map(|p| p.prompt.name.as_str()).collect()
+    }
+
     /// Names of the registered tools, in registration order.
     pub fn tool_names(&self) -> Vec<&str> {
         self.0.tools.iter().map(|t| t.tool.name.as_str()).collect()
@@ -280,7 +297,7 @@ impl ServerBuilder {
     /// leak; OAuth scope denials always answer 403 `insufficient_scope`.
     #[must_use]
     pub fn authorizer(mut self, authorizer: Arc<dyn mcp_core::traits::Authorizer>, hide_forbidden: bool) -> Self {
-        self.authz = Some(crate::guard::Authz { authorizer, hide_forbidden });
+        self.authz = Some(crate::guard::Authz { authorizer, policy: None, hide_forbidden });
         self
     }
 
@@ -463,10 +480,8 @@ impl ServerBuilder {
                         "authorization is disabled ([authorization] enabled = false): every caller may do everything"
                     );
                 }
-                Some(crate::guard::Authz {
-                    authorizer: Arc::new(mcp_authz::PolicyAuthorizer::new(policy)),
-                    hide_forbidden: hide,
-                })
+                let policy = Arc::new(mcp_authz::PolicyAuthorizer::new(policy));
+                Some(crate::guard::Authz { authorizer: policy.clone(), policy: Some(policy), hide_forbidden: hide })
             }
         };
         let state_key = StateKey::random(self.settings.request_state_ttl)

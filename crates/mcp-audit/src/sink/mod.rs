@@ -184,6 +184,22 @@ impl AuditSink for FileAuditSink {
         self.enqueue(Msg::Audit(record, None))
     }
 
+    fn durable_mode(&self) -> bool {
+        self.fsync == FsyncPolicy::EveryRecord
+    }
+
+    fn audit_durable(&self, record: AuditRecord) -> BoxFuture<'static, Result<(), BackendError>> {
+        match FileAuditSink::audit_durable(self, record) {
+            Ok(ticket) => Box::pin(async move {
+                ticket.await.map_err(|_| BackendError {
+                    kind: ErrorKind::Unavailable,
+                    reason: "audit record could not be made durable",
+                })
+            }),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
     fn is_failing_closed(&self) -> bool {
         self.shared.policy == OnFailure::FailClosed && self.shared.flags() != 0
     }

@@ -1,0 +1,113 @@
+//! `mcp-server audit verify` and `mcp-server gdpr purge|erase|export`.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use mcp_server::{Config, ServerError};
+
+use super::progress::Line;
+
+fn fail(what: &str, e: mcp_audit::AuditError) -> ServerError {
+    ServerError::Config(format!("{what}: {e}"))
+}
+
+/// Verify the chain of `files` (default: every file of the configured log). Exits non-zero on
+/// the first broken, removed, reordered or truncated record.
+pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
+    let (key, active) = mcp_server::audit_paths(cfg, false)?;
+    let files =
+        if files.is_empty() { mcp_audit::log_files(&active).map_err(|e| fail("audit verify", e))? } else { files };
+    if files.is_empty() {
+        return Err(ServerError::Config(format!(
+            "no audit log at {}: pass the files to check, or --config with the server's [audit_log]",
+            active.display()
+        )));
+    }
+    let mut line = Line::new("verifying");
+    let report = mcp_audit::verify(&files, &key, &mut |p| line.update(p.records, p.bytes, p.total_bytes));
+    drop(line);
+    match report {
+        Ok(r) => {
+            println!(
+                "audit log OK: {} records in {} files ({} erased{}{})",
+                r.records,
+                r.files.len(),
+                r.erased,
+                if r.clean_shutdown { ", closed cleanly" } else { "" },
+                if r.in_progress { ", still being written" } else { "" },
+            );
+            Ok(())
+        }
+        Err(mcp_audit::AuditError::Tampered(f)) => {
+            Err(ServerError::Config(format!("audit log verification FAILED: {f} (keep the files for investigation)")))
+        }
+        Err(e) => Err(fail("audit verify", e)),
+    }
+}
+
+/// Remove rotated audit files older than `days` (default `[gdpr] data_retention_days`).
+pub fn purge(cfg: &Config, days: u32) -> Result<(), ServerError> {
+    let (key, active) = mcp_server::audit_paths(cfg, false)?;
+    let mut line = Line::new("purging");
+    let r = mcp_audit::purge_older_than(&active, &key, days, SystemTime::now(), &mut |p| {
+        line.update(p.records, p.bytes, p.total_bytes)
+    });
+    drop(line);
+    let r = r.map_err(|e| fail("gdpr purge (stop the server first)", e))?;
+    println!(
+        "purged {} files ({} records, {} bytes) older than {days} days; the purge is recorded in the log",
+        r.files_removed.len(),
+        r.records_removed,
+        r.bytes_removed
+    );
+    Ok(())
+}
+
+/// Erase every audit record of `client`; the chain stays verifiable.
+pub fn erase(cfg: &Config, client: &str) -> Result<(), ServerError> {
+    let (key, active) = mcp_server::audit_paths(cfg, false)?;
+    let mut line = Line::new("erasing");
+    let r = mcp_audit::erase_client(&active, client, &key, SystemTime::now(), &mut |p| {
+        line.update(p.records, p.bytes, p.total_bytes)
+    });
+    drop(line);
+    let r = r.map_err(|e| fail("gdpr erase (stop the server first)", e))?;
+    let blocks = erase_blocks(cfg, client)?;
+    println!(
+        "erased {} audit records in {} of {} files{}; the erasure is recorded without the client id",
+        r.records_erased,
+        r.files_rewritten,
+        r.files_scanned,
+        if blocks { " and the client's block entry" } else { "" }
+    );
+    Ok(())
+}
+
+/// Remove the client's entry from the block file (personal data the server keeps).
+fn erase_blocks(cfg: &Config, client: &str) -> Result<bool, ServerError> {
+    let path = mcp_server::block_file(cfg);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let fail = |e: mcp_monitor::MonitorError| ServerError::Config(format!("gdpr erase: block file: {e}"));
+    let target = mcp_monitor::BlockTarget::client(client).map_err(fail)?;
+    mcp_monitor::FileBlockStore::new(path).remove(&target).map_err(fail)
+}
+
+/// Print every audit record about `client` as one JSON document.
+pub fn export(cfg: &Config, client: &str, out: Option<PathBuf>) -> Result<(), ServerError> {
+    let (_key, active) = mcp_server::audit_paths(cfg, false)?;
+    let mut line = Line::new("exporting");
+    let doc = mcp_audit::export_client(&active, client, SystemTime::now(), &mut |p| {
+        line.update(p.records, p.bytes, p.total_bytes)
+    });
+    drop(line);
+    let doc = doc.map_err(|e| fail("gdpr export", e))?;
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| ServerError::Config(format!("gdpr export: {e}")))?;
+    match out {
+        Some(path) => std::fs::write(&path, text + "\n")
+            .map_err(|e| ServerError::Config(format!("cannot write {}: {e}", path.display())))?,
+        None => println!("{text}"),
+    }
+    Ok(())
+}

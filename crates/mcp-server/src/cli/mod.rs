@@ -1,0 +1,7 @@
+//! Subcommands of the `mcp-server` binary beyond `serve`: audit verification, GDPR operations,
+//! the block list and authorization explanations.
+
+pub mod audit;
+pub mod authz;
+pub mod block;
+mod progress;

@@ -386,6 +386,10 @@ impl VersionedSecretStore for CachedStore {
     fn versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretsError>> {
         self.shared.inner.versions(name)
     }
+
+    fn generate_random(&self, len: usize) -> BoxFuture<'_, Result<SecretBox<[u8]>, SecretsError>> {
+        self.shared.inner.generate_random(len)
+    }
 }
 
 crate::store::impl_secret_store!(CachedStore);

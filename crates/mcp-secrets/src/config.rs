@@ -12,6 +12,7 @@ use crate::error::SecretsError;
 use crate::local::{KeySource, LocalOptions, LocalStore};
 use crate::memory::MemoryStore;
 use crate::redact::Redactor;
+use crate::schedule::ScheduledRotation;
 use crate::store::VersionedSecretStore;
 
 /// Default number of versions kept per secret by the local and memory stores.
@@ -70,6 +71,9 @@ pub struct SecretsConfig {
     pub vault: Option<VaultConfig>,
     /// `[secrets.aws_secrets_manager]`, required when `backend = "aws_secrets_manager"`.
     pub aws_secrets_manager: Option<AwsConfig>,
+    /// `[[secrets.rotation]]`: secrets rotated on a schedule once the server runs
+    /// ([`Secrets::start_schedules`]).
+    pub rotation: Vec<ScheduledRotation>,
 }
 
 impl Default for SecretsConfig {
@@ -84,6 +88,7 @@ impl Default for SecretsConfig {
             local_encrypted: LocalConfig::default(),
             vault: None,
             aws_secrets_manager: None,
+            rotation: Vec::new(),
         }
     }
 }
@@ -238,6 +243,11 @@ impl SecretsConfig {
         if self.cache_max_entries == 0 || self.redact_max_values == 0 {
             return Err(SecretsError::Config("cache_max_entries and redact_max_values must be positive".into()));
         }
+        crate::schedule::validate_all(
+            &self.rotation,
+            Duration::from_secs(self.rotation_grace_secs),
+            self.backend.as_str(),
+        )?;
         match self.backend {
             BackendKind::Vault => {
                 let v = self.vault.as_ref().ok_or_else(|| {

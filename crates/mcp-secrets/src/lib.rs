@@ -34,6 +34,7 @@ pub mod local;
 pub mod memory;
 pub mod redact;
 pub mod rotation;
+pub mod schedule;
 pub mod store;
 
 #[cfg(feature = "aws")]
@@ -53,6 +54,7 @@ pub use config::{BackendKind, SecretsConfig, build, build_backend, build_backend
 pub use error::SecretsError;
 pub use redact::Redactor;
 pub use rotation::{Generator, RotateOptions, RotationEvent, RotationSchedule, Rotator, Subscription, Watch};
+pub use schedule::{GeneratorKind, Period, ScheduledRotation};
 pub use store::{VersionId, VersionInfo, VersionSelector, Versioned, VersionedSecretStore};
 
 /// The values a consumer should accept for a rotated secret: the current one, and the previous
@@ -130,7 +132,7 @@ impl Secrets {
         let young = current
             .created
             .and_then(|c| std::time::SystemTime::now().duration_since(c).ok())
-            .is_some_and(|age| age < self.rotator.grace());
+            .is_some_and(|age| age < self.rotator.grace_for(name));
         let previous = if young {
             match self.cached.read(name, &VersionSelector::Previous).await {
                 Ok(p) => Some(p),
@@ -156,6 +158,51 @@ impl Secrets {
     /// Rotate on a schedule until the handle is dropped.
     pub fn rotate_every(&self, name: SecretName, generator: Generator, every: Duration) -> RotationSchedule {
         self.rotator.rotate_every(name, generator, every)
+    }
+
+    /// Start every `[[secrets.rotation]]` entry of `cfg` on the current tokio runtime (call it
+    /// once the server runs; keep the handles: dropping one stops its schedule). The next
+    /// rotation of each secret is its current version's creation time plus `every`, so restarts
+    /// neither rotate early nor postpone; a missing secret is created at once; an overdue one is
+    /// rotated at once. Failures are logged and retried with backoff (30 s doubling to 1 h).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let cfg: mcp_secrets::SecretsConfig = toml::from_str(r#"
+    ///     backend = "memory"
+    ///     [[rotation]]
+    ///     name = "jwt/hmac"
+    ///     every = "30d"
+    ///     generator = "alphanumeric"
+    ///     length = 48
+    /// "#).unwrap();
+    /// let secrets = mcp_secrets::build(&cfg).await.unwrap();
+    /// let name = mcp_core::traits::SecretName::parse("jwt/hmac").unwrap();
+    /// let mut events = secrets.subscribe(name.clone());
+    /// let schedules = secrets.start_schedules(&cfg).unwrap();
+    /// assert_eq!(schedules[0].name(), &name);
+    /// // the secret did not exist: it is created at once
+    /// let ev = events.recv().await.unwrap();
+    /// assert_eq!(secrets.accepted(&name).await.unwrap().current.version, ev.version);
+    /// # });
+    /// ```
+    pub fn start_schedules(&self, cfg: &SecretsConfig) -> Result<Vec<RotationSchedule>, SecretsError> {
+        self.start_schedules_with_clock(cfg, Arc::new(mcp_core::SystemClock))
+    }
+
+    /// [`start_schedules`](Self::start_schedules) comparing version times with `clock`'s wall
+    /// time (tests).
+    pub fn start_schedules_with_clock(
+        &self,
+        cfg: &SecretsConfig,
+        clock: Arc<dyn mcp_core::Clock>,
+    ) -> Result<Vec<RotationSchedule>, SecretsError> {
+        schedule::validate_all(
+            &cfg.rotation,
+            Duration::from_secs(cfg.rotation_grace_secs),
+            self.backend().backend_kind(),
+        )?;
+        cfg.rotation.iter().map(|r| self.rotator.schedule(r, clock.clone())).collect()
     }
 
     /// Make the previous version current again.

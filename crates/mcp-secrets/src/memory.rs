@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use mcp_core::BoxFuture;
 use mcp_core::traits::SecretName;
+use mcp_core::{BoxFuture, Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretBox};
 use zeroize::Zeroizing;
 
@@ -32,6 +32,7 @@ pub struct MemoryStore {
     secrets: RwLock<BTreeMap<SecretName, Vec<Version>>>,
     keep_versions: usize,
     offline: AtomicBool,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -50,10 +51,17 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// A store keeping the last `keep_versions` (at least 2) versions of each secret.
     pub fn new(keep_versions: usize) -> Self {
+        Self::with_clock(keep_versions, Arc::new(SystemClock))
+    }
+
+    /// [`new`](Self::new) stamping versions with an injected clock's wall time (tests of
+    /// schedules move time).
+    pub fn with_clock(keep_versions: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             secrets: RwLock::new(BTreeMap::new()),
             keep_versions: keep_versions.max(2),
             offline: AtomicBool::new(false),
+            clock,
         }
     }
 
@@ -118,7 +126,7 @@ impl VersionedSecretStore for MemoryStore {
             let id = versions.last().map_or(1, |v| v.id + 1);
             versions.push(Version {
                 id,
-                created: SystemTime::now(),
+                created: self.clock.now(),
                 value: Zeroizing::new(value.expose_secret().to_vec()),
             });
             let excess = versions.len().saturating_sub(self.keep_versions);

@@ -1,7 +1,8 @@
 //! Rotation: value generators, in-process rotation events, and a schedule helper.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use mcp_core::traits::SecretName;
@@ -30,6 +31,14 @@ pub enum Generator {
         /// Length in characters.
         len: usize,
     },
+    /// A value from the backend's own generator (see
+    /// [`VersionedSecretStore::generate_random`]): `len` raw bytes from Vault / OpenBao
+    /// `sys/tools/random`, `len` printable characters from AWS `GetRandomPassword`. Only a
+    /// [`Rotator`] can use it; the local and memory stores have no such generator.
+    Backend {
+        /// Length in bytes (Vault) or characters (AWS).
+        len: usize,
+    },
 }
 
 impl Default for Generator {
@@ -39,19 +48,30 @@ impl Default for Generator {
 }
 
 impl Generator {
-    /// Make a new value.
+    /// The requested length.
+    pub fn length(&self) -> usize {
+        match *self {
+            Self::RandomBytes { len } | Self::Alphanumeric { len } | Self::Backend { len } => len,
+        }
+    }
+
+    /// Make a new value in process. [`Generator::Backend`] is a [`SecretsError::Config`] here:
+    /// it needs the store, which [`Rotator::rotate`] asks.
     pub fn generate(&self) -> Result<SecretBox<[u8]>, SecretsError> {
         let rng = SystemRandom::new();
         let fail =
             || SecretsError::Unavailable { backend: "rotation", detail: "system random generator failed".into() };
-        let len = match *self {
-            Self::RandomBytes { len } | Self::Alphanumeric { len } => len,
-        };
+        let len = self.length();
         if len == 0 || len > MAX_VALUE_LEN {
             return Err(SecretsError::ValueSize { len, max: MAX_VALUE_LEN });
         }
         let mut out = Zeroizing::new(vec![0u8; len]);
         match *self {
+            Self::Backend { .. } => {
+                return Err(SecretsError::Config(
+                    "generator `backend` asks the secrets backend for the value: rotate through a Rotator".into(),
+                ));
+            }
             Self::RandomBytes { .. } => rng.fill(&mut out).map_err(|_| fail())?,
             Self::Alphanumeric { .. } => {
                 let mut filled = 0;
@@ -162,9 +182,11 @@ impl Default for RotateOptions {
 /// Rotates secrets in a store and tells subscribers. Cheap to clone.
 #[derive(Clone)]
 pub struct Rotator {
-    store: Arc<dyn VersionedSecretStore>,
+    pub(crate) store: Arc<dyn VersionedSecretStore>,
     tx: broadcast::Sender<RotationEvent>,
     grace: Duration,
+    /// Per-secret grace periods (from `[[secrets.rotation]]`), overriding `grace`.
+    overrides: Arc<RwLock<HashMap<SecretName, Duration>>>,
 }
 
 impl fmt::Debug for Rotator {
@@ -181,12 +203,28 @@ impl Rotator {
     /// A rotator over `store` (pass the cached store so readers see the new value at once)
     /// announcing `grace` by default. Up to 1024 undelivered events are buffered per subscriber.
     pub fn new(store: Arc<dyn VersionedSecretStore>, grace: Duration) -> Self {
-        Self { store, tx: broadcast::channel(1024).0, grace }
+        Self { store, tx: broadcast::channel(1024).0, grace, overrides: Arc::default() }
     }
 
     /// Default grace period.
     pub fn grace(&self) -> Duration {
         self.grace
+    }
+
+    /// The grace period of `name`: its own (see [`set_grace`](Self::set_grace)) or the default.
+    pub fn grace_for(&self, name: &SecretName) -> Duration {
+        self.overrides.read().ok().and_then(|m| m.get(name).copied()).unwrap_or(self.grace)
+    }
+
+    /// Give `name` its own grace period (shared by every clone of this rotator); `None` returns
+    /// it to the default.
+    pub fn set_grace(&self, name: &SecretName, grace: Option<Duration>) {
+        if let Ok(mut m) = self.overrides.write() {
+            match grace {
+                Some(g) => m.insert(name.clone(), g),
+                None => m.remove(name),
+            };
+        }
     }
 
     /// Watch one secret or a prefix.
@@ -207,13 +245,22 @@ impl Rotator {
             Err(SecretsError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
-        let version = self.store.write(name, generator.generate()?).await?;
+        let value = match *generator {
+            Generator::Backend { len } => {
+                if len == 0 || len > MAX_VALUE_LEN {
+                    return Err(SecretsError::ValueSize { len, max: MAX_VALUE_LEN });
+                }
+                self.store.generate_random(len).await?
+            }
+            _ => generator.generate()?,
+        };
+        let version = self.store.write(name, value).await?;
         let ev = RotationEvent {
             name: name.clone(),
             version,
             previous,
             at: SystemTime::now(),
-            grace: opts.grace.unwrap_or(self.grace),
+            grace: opts.grace.unwrap_or_else(|| self.grace_for(name)),
         };
         tracing::info!(secret = %name.as_str(), version = %ev.version, "rotated secret");
         if opts.notify_subscribers {
@@ -232,7 +279,7 @@ impl Rotator {
             version,
             previous: Some(current.version),
             at: SystemTime::now(),
-            grace: self.grace,
+            grace: self.grace_for(name),
         };
         let _ = self.tx.send(ev.clone());
         Ok(ev)
@@ -242,6 +289,7 @@ impl Rotator {
     /// until the returned handle is dropped. Failures are logged and retried next period.
     pub fn rotate_every(&self, name: SecretName, generator: Generator, every: Duration) -> RotationSchedule {
         let this = self.clone();
+        let name_of_task = name.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -252,14 +300,32 @@ impl Rotator {
                 }
             }
         });
-        RotationSchedule { task }
+        RotationSchedule::new(name_of_task, task)
     }
 }
 
 /// A running rotation schedule; dropping it stops the schedule.
 #[derive(Debug)]
 pub struct RotationSchedule {
+    name: SecretName,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl RotationSchedule {
+    pub(crate) fn new(name: SecretName, task: tokio::task::JoinHandle<()>) -> Self {
+        Self { name, task }
+    }
+
+    /// The secret this schedule rotates.
+    pub fn name(&self) -> &SecretName {
+        &self.name
+    }
+
+    /// Whether the schedule's task is still running (it stops only when dropped or aborted by
+    /// the runtime shutting down).
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
 }
 
 impl Drop for RotationSchedule {

@@ -128,6 +128,20 @@ pub trait VersionedSecretStore: SecretStore {
 
     /// The versions the store still holds, newest first.
     fn versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretsError>>;
+
+    /// A fresh random value from the backend's own generator, for [`crate::Generator::Backend`]:
+    /// Vault / OpenBao `sys/tools/random` (`len` bytes), AWS `GetRandomPassword` (`len`
+    /// printable characters). The default, used by the local and memory stores, is a
+    /// [`SecretsError::Config`] naming the backend.
+    fn generate_random(&self, len: usize) -> BoxFuture<'_, Result<SecretBox<[u8]>, SecretsError>> {
+        let _ = len;
+        let kind = self.backend_kind();
+        Box::pin(async move {
+            Err(SecretsError::Config(format!(
+                "the {kind} secrets backend has no random generator: use generator = \"random_bytes\" or \"alphanumeric\""
+            )))
+        })
+    }
 }
 
 /// Check a value's size before it is written anywhere.

@@ -330,6 +330,32 @@ async fn local_cold_get_figures() {
     cold_get_figures(&open_local(dir.path()).unwrap(), "local_encrypted").await;
 }
 
+/// A schedule counts from the stored version's creation time in the local file too: after a
+/// "restart" 2 s into a 4 s period it rotates 2 s later, not 4 s later. Real clock.
+#[tokio::test]
+async fn local_schedule_counts_from_the_stored_version_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = name("sched/key");
+    open_local(dir.path()).unwrap().write(&n, val(b"first-value-123456")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store = Arc::new(open_local(dir.path()).unwrap());
+    let secrets =
+        Secrets::new(store.clone(), CacheOptions::default(), Duration::from_secs(1), Arc::new(Redactor::default()));
+    let rule: mcp_secrets::ScheduledRotation = toml::from_str("name = \"sched/key\"\nevery = \"4s\"").unwrap();
+    let mut events = secrets.subscribe(n.clone());
+    let started = Instant::now();
+    let schedule = secrets.rotator().schedule(&rule, Arc::new(mcp_core::SystemClock)).unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.unwrap().unwrap();
+    let waited = started.elapsed();
+    drop(schedule);
+    assert_eq!(ev.version.as_str(), "2");
+    let versions = store.versions(&n).await.unwrap();
+    let gap = versions[0].created.unwrap().duration_since(versions[1].created.unwrap()).unwrap();
+    assert!(gap >= Duration::from_secs(4) && gap < Duration::from_millis(5500), "versions {gap:?} apart");
+    assert!(waited < Duration::from_millis(3500), "waited {waited:?} after the restart");
+    assert_eq!(secrets.get(&n).await.unwrap().expose_secret().len(), 32);
+}
+
 #[cfg(feature = "vault")]
 mod vault_tests {
     use mcp_secrets::vault::{AppRoleCredentials, VaultStore};

@@ -177,8 +177,43 @@ impl LocalStore {
     /// pending rotation finished at the next open). With an environment key, update the variable
     /// to `new_key.to_base64()` before the next start.
     pub async fn rotate_master_key(&self, new_key: MasterKey) -> Result<String, SecretsError> {
+        self.rotate_master_key_with_progress(new_key, |_, _| {}).await
+    }
+
+    /// [`rotate_master_key`](Self::rotate_master_key), reporting progress: `progress(done, total)`
+    /// is called once with `done = 0` before the first record, then after each re-encrypted record
+    /// (`total` counts every kept version of every secret). It runs on the blocking thread doing
+    /// the work, so it should be quick (a CLI redraws a progress line; throttle if `total` is
+    /// large). The file is replaced only after the last call, with `done == total`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use mcp_secrets::VersionedSecretStore;
+    /// use mcp_secrets::local::{KeySource, LocalOptions, LocalStore, MasterKey};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let opts = LocalOptions::new(dir.path().join("s.enc"), KeySource::File(dir.path().join("k")));
+    /// let store = LocalStore::open(opts, &|_| None).unwrap();
+    /// for n in ["a", "b"] {
+    ///     let name = mcp_core::traits::SecretName::parse(n).unwrap();
+    ///     store.write(&name, secrecy::SecretBox::new(b"value".to_vec().into_boxed_slice())).await.unwrap();
+    /// }
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let key = MasterKey::generate().unwrap();
+    /// store.rotate_master_key_with_progress(key, move |done, total| { let _ = tx.send((done, total)); }).await.unwrap();
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), vec![(0, 2), (1, 2), (2, 2)]);
+    /// # });
+    /// ```
+    pub async fn rotate_master_key_with_progress<F>(
+        &self,
+        new_key: MasterKey,
+        progress: F,
+    ) -> Result<String, SecretsError>
+    where
+        F: FnMut(usize, usize) + Send + 'static,
+    {
         let inner = self.inner.clone();
-        run_blocking(move || inner.rotate_master_key(new_key)).await
+        let mut progress = progress;
+        run_blocking(move || inner.rotate_master_key(new_key, &mut progress)).await
     }
 
     async fn mutate<T, F>(&self, f: F) -> Result<T, SecretsError>
@@ -258,18 +293,27 @@ impl Inner {
         Ok(out)
     }
 
-    fn rotate_master_key(&self, new_key: MasterKey) -> Result<String, SecretsError> {
+    fn rotate_master_key(
+        &self,
+        new_key: MasterKey,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<String, SecretsError> {
         let _in_process = self.writer.lock().map_err(|_| poisoned())?;
         let _cross_process = FileLock::acquire(&self.lock_path, self.lock_timeout)?;
         let loaded = self.current()?;
         let old = self.keys()?;
         let new = new_key.derive();
         let mut data = StoreData { generation: loaded.data.generation + 1, ..Default::default() };
+        let total = loaded.data.secrets.values().map(Vec::len).sum();
+        let mut done = 0;
+        progress(done, total);
         for (name, records) in &loaded.data.secrets {
             let mut out = Vec::with_capacity(records.len());
             for r in records {
                 let plain = format::open(&old, name, r, &self.path)?;
                 out.push(format::seal(&new, name, r.version, r.created_ms, &plain)?);
+                done += 1;
+                progress(done, total);
             }
             data.secrets.insert(name.clone(), out);
         }

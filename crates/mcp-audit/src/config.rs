@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::error::AuditError;
 pub use crate::select::{EventClass, Field};
 
-/// `[audit_log]`: where and how the audit log is written. See `docs/config/mcp-audit.md`.
+/// `[audit_log]`: where and how the audit log is written. See `docs/configuration.md` (section "Audit log").
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditLogConfig {

@@ -12,7 +12,7 @@
 //! - [`gdpr`]: erase a client (tombstones keep digest and chain), export a client's records,
 //!   purge rotated files past retention (a chained purge record accounts for them).
 //!
-//! The record and chain format is specified in `docs/config/mcp-audit.md`.
+//! The record and chain format is specified in `docs/configuration.md` (section "Audit log").
 //!
 //! ```
 //! use std::sync::Arc;

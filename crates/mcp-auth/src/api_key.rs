@@ -79,7 +79,7 @@ impl std::fmt::Debug for ApiKeyAuthenticator {
     }
 }
 
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
@@ -168,7 +168,9 @@ fn key_info(entry: &ApiKeyEntry) -> Result<KeyInfo, AuthError> {
     let mut p = Principal::new(entry.id.as_str(), AuthMethod::ApiKey);
     p.permissions = parse_permissions(&entry.permissions, &entry.id)?;
     p.roles = parse_roles(&entry.roles, &entry.id)?;
-    Ok(KeyInfo { principal: p, rate_limit_class: entry.rate_limit_class.as_str().into() })
+    let rate_limit_class: Arc<str> = entry.rate_limit_class.as_str().into();
+    p.rate_class = Some(rate_limit_class.clone());
+    Ok(KeyInfo { principal: p, rate_limit_class })
 }
 
 pub(crate) fn parse_permissions(list: &[String], owner: &str) -> Result<BTreeSet<Permission>, AuthError> {

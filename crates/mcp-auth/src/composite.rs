@@ -207,7 +207,9 @@ impl CompositeAuthenticator {
         self.api_keys.as_ref().map(ApiKeyAuthenticator::header)
     }
 
-    /// The rate-limit class of an API-key principal.
+    /// The rate-limit class of an API-key principal, looked up by key id. Principals also carry
+    /// their class in [`Principal::rate_class`]: API keys always (`rate_limit_class`), JWT and
+    /// OAuth principals when `claims.rate_class` names a claim.
     pub fn rate_limit_class(&self, principal: &Principal) -> Option<&str> {
         if principal.method != mcp_core::AuthMethod::ApiKey {
             return None;

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::claim_path::ClaimPaths;
 use crate::error::AuthError;
 use crate::jose::Algorithm;
+use crate::jose::mapping::ClaimPlan;
 
 /// A credential kind / authentication method, as named in `methods`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -99,18 +101,38 @@ pub struct AuthConfig {
 }
 
 /// Which claims carry identity and grants (JWT and OAuth).
+///
+/// Every setting is a claim path (see [`ClaimPaths`]): a claim name, or names joined by `.` to
+/// reach into nested objects (`realm_access.roles`); `\.` is a literal dot in a name. The
+/// list-valued settings take one path or a list; the principal gets the union of all of them.
+/// Values are a string (split at spaces) or an array of strings; other values are ignored, and
+/// at most 256 roles (groups included), permissions and scopes are taken from one token.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimMapping {
-    /// Claim holding the principal id. Default `sub` (OAuth falls back to `client_id`).
+    /// Path of the claim holding the principal id. Default `sub` (OAuth falls back to the
+    /// top-level `client_id`). Present but not a string: the token is refused.
     #[serde(default = "default_principal_claim")]
     pub principal: String,
-    /// Claim holding roles (array of strings or space-separated string). Default `roles`.
+    /// Claims holding roles. Default `roles`.
     #[serde(default = "default_roles_claim")]
-    pub roles: String,
-    /// Claim holding permissions (array of strings). Default `permissions`.
+    pub roles: ClaimPaths,
+    /// Claims holding group names; each group becomes a role of the same name (group `admins`
+    /// grants what role `admins` grants). Default none.
+    #[serde(default)]
+    pub groups: ClaimPaths,
+    /// Claims holding permissions (`segment(:segment)*`; malformed entries are skipped).
+    /// Default `permissions`.
     #[serde(default = "default_permissions_claim")]
-    pub permissions: String,
+    pub permissions: ClaimPaths,
+    /// Claims holding OAuth scopes (RFC 6749 scope tokens; others are skipped).
+    /// Default `["scope", "scp"]`.
+    #[serde(default = "default_scopes_claims")]
+    pub scopes: ClaimPaths,
+    /// Claim holding the principal's rate-limit class (`[A-Za-z0-9_.-]{1,64}`; anything else
+    /// is ignored). Default none: the server's default class applies.
+    #[serde(default)]
+    pub rate_class: Option<String>,
 }
 
 impl Default for ClaimMapping {
@@ -118,7 +140,10 @@ impl Default for ClaimMapping {
         Self {
             principal: default_principal_claim(),
             roles: default_roles_claim(),
+            groups: ClaimPaths::none(),
             permissions: default_permissions_claim(),
+            scopes: default_scopes_claims(),
+            rate_class: None,
         }
     }
 }
@@ -386,11 +411,14 @@ pub struct MtlsIdentity {
 fn default_principal_claim() -> String {
     "sub".into()
 }
-fn default_roles_claim() -> String {
+fn default_roles_claim() -> ClaimPaths {
     "roles".into()
 }
-fn default_permissions_claim() -> String {
+fn default_permissions_claim() -> ClaimPaths {
     "permissions".into()
+}
+fn default_scopes_claims() -> ClaimPaths {
+    ClaimPaths::new(["scope", "scp"])
 }
 const fn default_leeway() -> u64 {
     30
@@ -511,9 +539,11 @@ impl AuthConfig {
         }
         if let Some(j) = &self.jwt {
             check_bounds("auth.jwt", j.leeway_secs, j.max_token_bytes)?;
+            ClaimPlan::new(&j.claims, "auth.jwt")?;
         }
         if let Some(o) = &self.oauth {
             check_bounds("auth.oauth", o.leeway_secs, o.max_token_bytes)?;
+            ClaimPlan::new(&o.claims, "auth.oauth")?;
         }
         Ok(())
     }
@@ -569,6 +599,11 @@ mod tests {
         assert_eq!(jwt.leeway_secs, 30);
         assert_eq!(jwt.max_token_bytes, 8192);
         assert_eq!(jwt.claims.principal, "sub");
+        assert_eq!(jwt.claims.roles, "roles");
+        assert!(jwt.claims.groups.is_empty());
+        assert_eq!(jwt.claims.permissions, "permissions");
+        assert_eq!(jwt.claims.scopes.paths(), ["scope", "scp"]);
+        assert_eq!(jwt.claims.rate_class, None);
         let oauth = c.oauth.as_ref().unwrap();
         assert_eq!(oauth.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
         assert_eq!(oauth.jwks_refresh_min_interval_secs, 30);
@@ -603,6 +638,24 @@ mod tests {
         assert!(c.validate().is_err());
         let c = parse("methods = [\"oauth\"]\n[oauth]\nissuer = \"https://as.example.com\"").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("auth.resource"));
+    }
+
+    #[test]
+    fn claim_paths_take_a_string_or_a_list_and_are_checked_by_validate() {
+        let base = "methods = [\"oauth\"]\nresource = \"https://m.example/mcp\"\n[oauth]\nissuer = \"https://as.example.com\"\n[oauth.claims]\n";
+        let c = parse(&format!(
+            "{base}roles = \"role\"\ngroups = [\"groups\", \"realm_access.groups\"]\npermissions = []\nscopes = \"scp\"\nrate_class = \"tier\""
+        ))
+        .unwrap();
+        c.validate().unwrap();
+        let m = &c.oauth.as_ref().unwrap().claims;
+        assert_eq!(m.roles, "role");
+        assert_eq!(m.groups.paths(), ["groups", "realm_access.groups"]);
+        assert!(m.permissions.is_empty());
+        assert_eq!(m.rate_class.as_deref(), Some("tier"));
+        let bad = parse(&format!("{base}roles = [\"realm_access..roles\"]")).unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("auth.oauth.claims.roles"));
+        assert!(parse(&format!("{base}roles = 1")).is_err());
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use mcp_core::{AuthMethod, Clock, Principal};
 
 use crate::cache::{TokenCache, token_hash};
-use crate::config::{ClaimMapping, JwtConfig, JwtKeyConfig};
+use crate::config::{JwtConfig, JwtKeyConfig};
 use crate::error::{AuthError, FailureReason};
 use crate::jose::claims::{self, ClaimRules, Claims};
 use crate::jose::key::VerifyKey;
+use crate::jose::mapping::{self, ClaimPlan};
 use crate::jose::{self, Algorithm, Family};
 use crate::secrets::Secrets;
 
@@ -30,7 +31,7 @@ pub struct JwtAuthenticator {
     leeway: u64,
     max_ttl: u64,
     max_bytes: usize,
-    claims: ClaimMapping,
+    claims: ClaimPlan,
     cache: TokenCache<Principal>,
     clock: Arc<dyn Clock>,
 }
@@ -63,6 +64,7 @@ impl JwtAuthenticator {
             return Err(AuthError::config("auth.jwt.audience has an empty entry"));
         }
         crate::config::check_bounds("auth.jwt", cfg.leeway_secs, cfg.max_token_bytes)?;
+        let claims = ClaimPlan::new(&cfg.claims, "auth.jwt")?;
         let mut keys = Vec::with_capacity(cfg.keys.len());
         let mut by_kid = HashMap::new();
         for (i, kc) in cfg.keys.iter().enumerate() {
@@ -88,7 +90,7 @@ impl JwtAuthenticator {
             leeway: cfg.leeway_secs,
             max_ttl: cfg.max_token_ttl_secs,
             max_bytes: cfg.max_token_bytes,
-            claims: cfg.claims.clone(),
+            claims,
             cache: TokenCache::new(cfg.cache_capacity),
             clock,
         })
@@ -133,7 +135,7 @@ impl JwtAuthenticator {
             require_iss: true,
         };
         let exp = claims::validate(&c, &rules, now)?;
-        let principal = claims::principal(&c, &self.claims, AuthMethod::Jwt, false)?;
+        let principal = mapping::principal(&c, &self.claims, AuthMethod::Jwt, false)?;
         if let Some(exp) = exp.filter(|_| self.cache.enabled()) {
             self.cache.insert(hash, exp, principal.clone(), now);
         }

@@ -31,6 +31,7 @@
 mod api_key;
 mod cache;
 mod challenge;
+mod claim_path;
 mod composite;
 mod config;
 mod error;
@@ -48,6 +49,7 @@ pub use api_key::{
     generate_pepper,
 };
 pub use challenge::Challenge;
+pub use claim_path::ClaimPaths;
 pub use composite::{AuthBuilder, CompositeAuthenticator};
 pub use config::{
     ApiKeyEntry, ApiKeysConfig, AuthConfig, ClaimMapping, DiscoveryMode, IdentitySource, IntrospectionConfig,

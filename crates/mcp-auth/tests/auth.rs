@@ -254,6 +254,47 @@ fn jwt_verified_tokens_are_cached_until_exp() {
     assert_eq!(reason(f.auth.verify(&tok)), FailureReason::Expired, "the cache never outlives exp");
 }
 
+#[test]
+fn jwt_claim_mapping_keycloak_style_nested_paths() {
+    let cfg: JwtConfig = toml::from_str(&format!(
+        r#"
+        issuer = "{ISSUER}"
+        algorithms = ["HS256"]
+        keys = [{{ hmac_secret = {{ env = "JWT_HS" }} }}]
+        [claims]
+        principal = "preferred_username"
+        roles = ["realm_access.roles", "resource_access.mcp-server.roles"]
+        groups = "groups"
+        permissions = 'https://mcp\.example\.com/permissions'
+        rate_class = "mcp.rate_class"
+        "#
+    ))
+    .unwrap();
+    let secrets = secrets_with(&SecretRef::Env("JWT_HS".into()), HS_SECRET);
+    let auth = JwtAuthenticator::new(&cfg, Some(RESOURCE), &secrets, Arc::new(SystemClock)).unwrap();
+    let mut c = with(claims(), "roles", Value::Null);
+    c["preferred_username"] = json!("alice");
+    c["realm_access"] = json!({"roles": ["offline_access", "mcp-user"]});
+    c["resource_access"] = json!({"mcp-server": {"roles": ["tools-admin"]}, "account": {"roles": ["manage-account"]}});
+    c["groups"] = json!(["admins", 42]);
+    c["https://mcp.example.com/permissions"] = json!(["tools:execute:calculate", "not a permission"]);
+    c["mcp"] = json!({"rate_class": "gold"});
+    c["scp"] = json!(["mcp:read"]);
+    let p = auth.verify(&Signer::hs256(HS_SECRET).sign(&json!({"alg":"HS256"}), &c)).unwrap();
+    assert_eq!(&*p.id, "alice");
+    let roles: Vec<&str> = p.roles.iter().map(|r| &**r).collect();
+    assert_eq!(roles, ["admins", "mcp-user", "offline_access", "tools-admin"]);
+    assert_eq!(p.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["tools:execute:calculate"]);
+    let scopes: Vec<&str> = p.scopes.iter().map(|s| &**s).collect();
+    assert_eq!(scopes, ["mcp:read", "mcp:tools"], "scope and scp by default");
+    assert_eq!(p.rate_class.as_deref(), Some("gold"));
+
+    let mut bad = cfg.clone();
+    bad.claims.roles = ClaimPaths::new(["realm_access..roles"]);
+    let e = JwtAuthenticator::new(&bad, Some(RESOURCE), &secrets, Arc::new(SystemClock)).unwrap_err();
+    assert!(e.to_string().contains("auth.jwt.claims.roles"), "{e}");
+}
+
 // ------------------------------------------------------------------------------------------
 // JWT: attack corpus
 
@@ -505,6 +546,7 @@ async fn api_key_differing_in_the_last_byte_is_refused() {
     let p = s.auth.authenticate_detailed(&creds(None, Some(&key)), &ctx()).await.unwrap();
     assert_eq!((&*p.id, p.method), ("client-1", AuthMethod::ApiKey));
     assert_eq!(s.auth.rate_limit_class(&p), Some("gold"));
+    assert_eq!(p.rate_class.as_deref(), Some("gold"), "the key's class travels on the principal");
     let mut bytes = key.clone().into_bytes();
     let last = bytes.len() - 1;
     bytes[last] = if bytes[last] == b'x' { b'y' } else { b'x' };
@@ -753,6 +795,36 @@ async fn oauth_scopes_audience_and_availability() {
     assert!(mixup.warm_up().await.is_err(), "metadata naming another issuer is refused (mix-up defence)");
     let sym: Result<OAuthConfig, _> = toml::from_str(&format!("issuer = \"{ISSUER}\"\nalgorithms = [\"HS256\"]"));
     assert!(OAuthAuthenticator::new(&sym.unwrap(), RESOURCE, &Secrets::new(), fake, clock).is_err());
+}
+
+#[tokio::test]
+async fn oauth_azure_style_scp_string_and_configured_scope_claims() {
+    let key = Signer::es256();
+    let fake = FakeIssuer::new(ISSUER, json!({"keys":[key.jwk("k")]}));
+    let clock = ManualClock::new();
+    let h = json!({"alg":"ES256","kid":"k"});
+    let azure = with(with(oauth_claims(ISSUER), "scope", Value::Null), "scp", json!("mcp:tools mcp:read"));
+    let azure = with(with(azure, "roles", json!(["Tools.Execute"])), "tier", json!("silver"));
+
+    let default =
+        OAuthAuthenticator::new(&oauth_cfg(ISSUER, ""), RESOURCE, &Secrets::new(), fake.clone(), clock.clone())
+            .unwrap();
+    default.warm_up().await.unwrap();
+    let p = default.verify(&key.sign(&h, &azure)).await.unwrap();
+    assert!(p.scopes.contains("mcp:tools") && p.scopes.contains("mcp:read"), "scp as a space-separated string");
+    assert!(p.roles.contains("Tools.Execute"));
+    assert_eq!(p.rate_class, None, "no rate_class path configured");
+    let scp_array = with(azure.clone(), "scp", json!(["mcp:tools"]));
+    assert!(default.verify(&key.sign(&h, &scp_array)).await.is_ok(), "scp as an array");
+
+    let cfg = oauth_cfg(ISSUER, "[claims]\nscopes = \"scp\"\nrate_class = \"tier\"");
+    let only_scp = OAuthAuthenticator::new(&cfg, RESOURCE, &Secrets::new(), fake, clock).unwrap();
+    only_scp.warm_up().await.unwrap();
+    let p = only_scp.verify(&key.sign(&h, &azure)).await.unwrap();
+    assert_eq!(p.rate_class.as_deref(), Some("silver"));
+    let scope_only = with(with(oauth_claims(ISSUER), "scp", Value::Null), "scope", json!("mcp:tools"));
+    let e = only_scp.verify(&key.sign(&h, &scope_only)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InsufficientScope, "`scope` is not read when scopes = \"scp\"");
 }
 
 // ------------------------------------------------------------------------------------------

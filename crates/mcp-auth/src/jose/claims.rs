@@ -1,24 +1,22 @@
-//! Claims: parsed once (borrowing), duplicate names refused, validated, mapped to a principal.
+//! Claims: parsed once (borrowing), duplicate names refused, validated; nested values reached
+//! by claim path (the mapping to a principal is in `mapping`).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
 
-use mcp_core::{AuthMethod, Permission, Principal};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::config::ClaimMapping;
+use crate::claim_path::ClaimPath;
 use crate::error::FailureReason;
 
 /// Most claims a token may carry.
 const MAX_CLAIMS: usize = 128;
-/// Most roles / permissions / scopes / audiences taken from one token.
-const MAX_LIST: usize = 64;
+/// Most audiences in one token.
+const MAX_AUDIENCES: usize = 64;
 /// Longest principal id, role, scope.
-const MAX_NAME: usize = 256;
+pub(crate) const MAX_NAME: usize = 256;
 
 /// A JSON object's members, borrowed, in order; a repeated name is an error (two parsers could
 /// otherwise disagree about which `aud` counts).
@@ -85,6 +83,30 @@ impl<'a> Claims<'a> {
         self.entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
     }
 
+    /// The value at `path`: the top-level claim, then one object member per further segment.
+    /// `None` when a step is missing or not an object; a repeated member name on the way is
+    /// malformed, as at the top level.
+    pub(crate) fn path(&self, path: &ClaimPath) -> Result<Option<&'a RawValue>, FailureReason> {
+        let Some((first, rest)) = path.segments().split_first() else { return Ok(None) };
+        let Some(mut v) = self.raw(first) else { return Ok(None) };
+        for seg in rest {
+            match member(v, seg)? {
+                Some(m) => v = m,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(v))
+    }
+
+    /// A string at `path`; present-but-not-a-string is malformed. `null` counts as absent.
+    pub(crate) fn str_at(&self, path: &ClaimPath) -> Result<Option<Cow<'a, str>>, FailureReason> {
+        match self.path(path)? {
+            None => Ok(None),
+            Some(v) if v.get() == "null" => Ok(None),
+            Some(v) => json_str(v).map(Some),
+        }
+    }
+
     /// A string claim; present-but-not-a-string is malformed. `null` counts as absent.
     pub(crate) fn str(&self, name: &str) -> Result<Option<Cow<'a, str>>, FailureReason> {
         match self.raw(name) {
@@ -118,29 +140,17 @@ impl<'a> Claims<'a> {
         }
     }
 
-    /// A string or list of strings, each non-empty, at most [`MAX_LIST`]; a single string is
-    /// split on spaces when `split_spaces`.
-    fn list(&self, name: &str, split_spaces: bool) -> Result<Vec<Cow<'a, str>>, FailureReason> {
-        let Some(v) = self.raw(name) else { return Ok(Vec::new()) };
-        let bad = |_| FailureReason::MalformedClaims;
+    /// `aud`: a string or list of strings, each a valid name, at most [`MAX_AUDIENCES`];
+    /// anything else is malformed (an audience is never guessed).
+    fn audiences(&self) -> Result<Vec<Cow<'a, str>>, FailureReason> {
+        let Some(v) = self.raw("aud") else { return Ok(Vec::new()) };
         // Dispatch on the first byte instead of an untagged enum (which buffers and retries).
         let items: Vec<Cow<'a, str>> = match v.get().as_bytes().first() {
-            Some(b'"') => {
-                let s = json_str(v)?;
-                if !split_spaces {
-                    vec![s]
-                } else {
-                    match s {
-                        Cow::Borrowed(b) => b.split(' ').filter(|p| !p.is_empty()).map(Cow::Borrowed).collect(),
-                        Cow::Owned(o) => {
-                            o.split(' ').filter(|p| !p.is_empty()).map(|p| Cow::Owned(p.to_owned())).collect()
-                        }
-                    }
-                }
-            }
+            Some(b'"') => vec![json_str(v)?],
             Some(b'[') => {
-                let raw: Vec<&'a RawValue> = serde_json::from_str(v.get()).map_err(bad)?;
-                if raw.len() > MAX_LIST {
+                let raw: Vec<&'a RawValue> =
+                    serde_json::from_str(v.get()).map_err(|_| FailureReason::MalformedClaims)?;
+                if raw.len() > MAX_AUDIENCES {
                     return Err(FailureReason::MalformedClaims);
                 }
                 raw.into_iter().map(json_str).collect::<Result<_, _>>()?
@@ -148,15 +158,58 @@ impl<'a> Claims<'a> {
             Some(b'n') if v.get() == "null" => Vec::new(),
             _ => return Err(FailureReason::MalformedClaims),
         };
-        if items.len() > MAX_LIST || items.iter().any(|i| !valid_name(i)) {
+        if items.iter().any(|i| !valid_name(i)) {
             return Err(FailureReason::MalformedClaims);
         }
         Ok(items)
     }
 }
 
+/// The non-empty space-separated parts of `s`, borrowed when `s` is.
+pub(crate) fn split_spaces(s: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+    match s {
+        Cow::Borrowed(b) => b.split(' ').filter(|p| !p.is_empty()).map(Cow::Borrowed).collect(),
+        Cow::Owned(o) => o.split(' ').filter(|p| !p.is_empty()).map(|p| Cow::Owned(p.to_owned())).collect(),
+    }
+}
+
+/// The member `key` of the JSON object `v` (`None` when `v` is not an object or lacks it).
+fn member<'a>(v: &'a RawValue, key: &str) -> Result<Option<&'a RawValue>, FailureReason> {
+    struct Find<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for Find<'_> {
+        type Value = Option<&'de RawValue>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(Name(k)) = map.next_key::<Name<'de>>()? {
+                let v: &'de RawValue = map.next_value()?;
+                if k == self.0 {
+                    if found.is_some() {
+                        return Err(de::Error::custom("duplicate member"));
+                    }
+                    found = Some(v);
+                }
+            }
+            Ok(found)
+        }
+    }
+    if !v.get().starts_with('{') {
+        return Ok(None);
+    }
+    let mut de = serde_json::Deserializer::from_str(v.get());
+    Find(key).deserialize(&mut de).map_err(|_| FailureReason::MalformedClaims)
+}
+
 /// A JSON string, borrowed unless it has escapes.
-fn json_str(v: &RawValue) -> Result<Cow<'_, str>, FailureReason> {
+pub(crate) fn json_str(v: &RawValue) -> Result<Cow<'_, str>, FailureReason> {
     let raw = v.get();
     if !raw.starts_with('"') {
         return Err(FailureReason::MalformedClaims);
@@ -167,7 +220,7 @@ fn json_str(v: &RawValue) -> Result<Cow<'_, str>, FailureReason> {
     }
 }
 
-fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_NAME && !s.chars().any(char::is_control)
 }
 
@@ -224,7 +277,7 @@ pub(crate) fn validate(c: &Claims<'_>, rules: &ClaimRules<'_>, now: u64) -> Resu
         Some(iss) if iss != rules.issuer => return Err(FailureReason::WrongIssuer),
         Some(_) => {}
     }
-    let aud = c.list("aud", false)?;
+    let aud = c.audiences()?;
     if aud.is_empty() {
         return Err(FailureReason::MissingClaim);
     }
@@ -232,39 +285,6 @@ pub(crate) fn validate(c: &Claims<'_>, rules: &ClaimRules<'_>, now: u64) -> Resu
         return Err(FailureReason::WrongAudience);
     }
     Ok(exp)
-}
-
-/// Build the principal from validated claims.
-pub(crate) fn principal(
-    c: &Claims<'_>,
-    mapping: &ClaimMapping,
-    method: AuthMethod,
-    client_id_fallback: bool,
-) -> Result<Principal, FailureReason> {
-    let id = match c.str(&mapping.principal)? {
-        Some(id) => id,
-        None if client_id_fallback => c.str("client_id")?.ok_or(FailureReason::MissingClaim)?,
-        None => return Err(FailureReason::MissingClaim),
-    };
-    if !valid_name(&id) {
-        return Err(FailureReason::MalformedClaims);
-    }
-    let mut p = Principal::new(Arc::<str>::from(id.as_ref()), method);
-    p.roles = c.list(&mapping.roles, true)?.into_iter().map(|r| Arc::from(r.as_ref())).collect();
-    let mut permissions = BTreeSet::new();
-    for perm in c.list(&mapping.permissions, true)? {
-        match perm.parse::<Permission>() {
-            Ok(p) => {
-                permissions.insert(p);
-            }
-            Err(_) => tracing::debug!(claim = %mapping.permissions, "ignoring a malformed permission in a token"),
-        }
-    }
-    p.permissions = permissions;
-    let mut scopes: BTreeSet<Arc<str>> = c.list("scope", true)?.into_iter().map(|s| Arc::from(s.as_ref())).collect();
-    scopes.extend(c.list("scp", true)?.into_iter().map(|s| Arc::from(s.as_ref())));
-    p.scopes = scopes;
-    Ok(p)
 }
 
 /// Unverified peek at `iss`, used only to route a bearer token between the JWT and OAuth
@@ -353,26 +373,5 @@ mod tests {
         assert!(Claims::parse(b"[1]").is_err());
         assert!(Claims::parse(b"{} ").is_ok());
         assert!(Claims::parse(b"{}x").is_err());
-    }
-
-    #[test]
-    fn principal_mapping() {
-        let c = Claims::parse(
-            br#"{"sub":"alice","roles":["admin","ops"],"permissions":["tools:execute:x","bad perm"],"scope":"a b","scp":["c"]}"#,
-        )
-        .unwrap();
-        let p = principal(&c, &ClaimMapping::default(), AuthMethod::Jwt, false).unwrap();
-        assert_eq!(&*p.id, "alice");
-        assert_eq!(p.roles.len(), 2);
-        assert_eq!(p.permissions.len(), 1);
-        assert_eq!(p.scopes.len(), 3);
-        let c = Claims::parse(br#"{"client_id":"svc"}"#).unwrap();
-        assert_eq!(&*principal(&c, &ClaimMapping::default(), AuthMethod::OAuth, true).unwrap().id, "svc");
-        assert_eq!(
-            principal(&c, &ClaimMapping::default(), AuthMethod::Jwt, false).unwrap_err(),
-            FailureReason::MissingClaim
-        );
-        let c = Claims::parse(br#"{"sub":""}"#).unwrap();
-        assert!(principal(&c, &ClaimMapping::default(), AuthMethod::Jwt, false).is_err());
     }
 }

@@ -12,6 +12,7 @@
 
 pub(crate) mod claims;
 pub(crate) mod key;
+pub(crate) mod mapping;
 
 use std::borrow::Cow;
 

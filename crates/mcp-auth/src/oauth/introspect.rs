@@ -10,9 +10,10 @@ use secrecy::{ExposeSecret, SecretBox};
 
 use super::fetch::HttpFetch;
 use crate::cache::{TokenCache, TokenHash};
-use crate::config::{ClaimMapping, IntrospectionConfig};
+use crate::config::IntrospectionConfig;
 use crate::error::{AuthError, FailureReason};
 use crate::jose::claims::{self, ClaimRules, Claims};
+use crate::jose::mapping::{self, ClaimPlan};
 use crate::secrets::Secrets;
 
 /// Calls the introspection endpoint, bounded in concurrency, with negative caching.
@@ -76,7 +77,7 @@ impl Introspector {
         token: &str,
         hash: TokenHash,
         rules: &ClaimRules<'_>,
-        mapping: &ClaimMapping,
+        plan: &ClaimPlan,
         now: u64,
     ) -> Result<(Principal, u64), AuthError> {
         let rejected = |r| AuthError::rejected(AuthMethod::OAuth, r);
@@ -111,7 +112,7 @@ impl Introspector {
             return Err(rejected(FailureReason::WrongTokenType));
         }
         let exp = claims::validate(&c, rules, now).map_err(rejected)?;
-        let principal = claims::principal(&c, mapping, AuthMethod::OAuth, true).map_err(rejected)?;
+        let principal = mapping::principal(&c, plan, AuthMethod::OAuth, true).map_err(rejected)?;
         let until = exp.unwrap_or(u64::MAX).min(now.saturating_add(self.cache_max));
         Ok((principal, until))
     }

@@ -24,9 +24,10 @@ use self::fetch::HttpFetch;
 use self::introspect::Introspector;
 use self::jwks::KeySet;
 use crate::cache::{TokenCache, token_hash};
-use crate::config::{ClaimMapping, DiscoveryMode, OAuthConfig};
+use crate::config::{DiscoveryMode, OAuthConfig};
 use crate::error::{AuthError, FailureReason};
 use crate::jose::claims::{self, ClaimRules, Claims};
+use crate::jose::mapping::{self, ClaimPlan};
 use crate::jose::{self, Algorithm, Family};
 use crate::secrets::Secrets;
 use crate::url::check_endpoint;
@@ -68,7 +69,7 @@ struct Settings {
     leeway: u64,
     max_ttl: u64,
     max_bytes: usize,
-    claims: ClaimMapping,
+    claims: ClaimPlan,
     discovery: DiscoveryMode,
     jwks_uri: Option<String>,
     introspection_endpoint: Option<String>,
@@ -149,7 +150,7 @@ impl OAuthAuthenticator {
             leeway: cfg.leeway_secs,
             max_ttl: cfg.max_token_ttl_secs,
             max_bytes: cfg.max_token_bytes,
-            claims: cfg.claims.clone(),
+            claims: ClaimPlan::new(&cfg.claims, "auth.oauth")?,
             discovery: cfg.discovery,
             jwks_uri: cfg.jwks_uri.clone(),
             introspection_endpoint: cfg.introspection.as_ref().and_then(|i| i.endpoint.clone()),
@@ -286,7 +287,7 @@ impl OAuthAuthenticator {
         let payload = jose::verify_signature(&compact, header.alg, &key.key).map_err(rejected)?;
         let c = Claims::parse(&payload).map_err(rejected)?;
         let exp = claims::validate(&c, &self.rules(true), now).map_err(rejected)?;
-        let p = claims::principal(&c, &inner.s.claims, AuthMethod::OAuth, true).map_err(rejected)?;
+        let p = mapping::principal(&c, &inner.s.claims, AuthMethod::OAuth, true).map_err(rejected)?;
         if let Some(exp) = exp.filter(|_| inner.cache.enabled()) {
             let kid = key.kid.as_deref().map(Arc::from);
             inner.cache.insert(hash, exp, CachedToken { principal: p.clone(), kid }, now);

@@ -54,6 +54,10 @@ pub struct Config {
     pub content_validation: mcp_validate::ContentConfig,
     /// Prompt-injection guard on prompt arguments (and tool arguments where enabled).
     pub prompt_security: mcp_validate::PromptSecurityConfig,
+    /// GDPR behaviour: retention, erasure, portability, consent.
+    pub gdpr: crate::compliance::GdprSection,
+    /// HIPAA requirements checked at startup.
+    pub hipaa: crate::compliance::HipaaSection,
     /// Security monitoring: failed-attempt blocking, alerts, anomalies, metrics (on by default;
     /// blocks persist in `<data_dir>/blocks.json` unless `monitoring.blocking.file` says else).
     pub monitoring: mcp_monitor::MonitoringConfig,

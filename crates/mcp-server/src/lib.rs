@@ -22,6 +22,7 @@
 mod audit;
 mod auth;
 mod bootstrap;
+pub mod compliance;
 mod compose;
 mod config;
 mod context;

@@ -1,0 +1,7 @@
+//! Compliance switches that change behaviour: `[gdpr]` (retention, erasure, portability,
+//! consent) and `[hipaa]` (startup requirements, PHI tagging, breach notification), and the
+//! executable deployment checklist of `mcp-server security-check`.
+
+mod config;
+
+pub use config::{GdprSection, HipaaSection, NotificationTarget, Requirement};

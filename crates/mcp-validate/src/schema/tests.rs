@@ -57,7 +57,7 @@ fn tool_error_text_is_useful_and_bounded() {
     let v = s.validate(&json!({"operation": "pow", "a": 1, "b": 2})).unwrap_err();
     let text = v.to_tool_error_text();
     assert!(text.starts_with("Invalid arguments:\n- /operation: "), "{text}");
-    assert!(text.contains("\"add\"") && text.ends_with("(enum)"), "{text}");
+    assert!(text.ends_with(r#"- /operation: must be one of ["add","subtract","multiply","divide"] (enum)"#), "{text}");
     assert!(!text.contains("pow"), "the offending value is not echoed: {text}");
 
     // A long attacker-chosen property name appears only cut short.
@@ -68,6 +68,21 @@ fn tool_error_text_is_useful_and_bounded() {
     assert!(!text.contains(&long_key));
     assert_eq!(&*v.event_rule(), "schema:additionalProperties");
     assert!(v.to_string().contains("additionalProperties"));
+}
+
+#[test]
+fn enum_and_const_messages_list_allowed_values_within_bounds() {
+    let many: Vec<String> = (0..1000).map(|i| format!("value-{i}")).collect();
+    let s = CompiledSchema::compile(
+        &json!({"properties": {"e": {"enum": many}, "c": {"const": 7}}}),
+        &SchemaLimits::default(),
+    )
+    .unwrap();
+    let v = s.validate(&json!({"e": "nope", "c": 8})).unwrap_err();
+    let messages: Vec<&str> = v.iter().map(|x| x.message.as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("must be one of [\"value-0\"") && m.ends_with('…')), "{messages:?}");
+    assert!(messages.contains(&"must be 7"), "{messages:?}");
+    assert!(messages.iter().all(|m| m.len() <= MAX_MESSAGE_LEN + '…'.len_utf8()));
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use jsonschema::ValidationError;
+use jsonschema::error::ValidationErrorKind;
 
 use crate::text::{pointer, truncate};
 
@@ -85,7 +86,7 @@ impl Violations {
             }
             let keyword = e.kind().keyword();
             let rule = KEYWORDS.iter().copied().find(|k| *k == keyword).unwrap_or("schema");
-            let message = truncate(&e.masked().to_string(), MAX_MESSAGE_LEN);
+            let message = truncate(&message(&e), MAX_MESSAGE_LEN);
             items.push(Violation { pointer: pointer(e.instance_path().as_str()), rule, message });
         }
         if items.is_empty() {
@@ -123,7 +124,7 @@ impl Violations {
     }
 
     /// A text a model can use to correct its call, e.g.
-    /// `Invalid arguments:\n- /operation: value is not one of "add", "subtract" (enum)`.
+    /// `Invalid arguments:\n- /operation: must be one of ["add","subtract"] (enum)`.
     /// Pointers and messages are bounded; the offending values are not repeated.
     pub fn to_tool_error_text(&self) -> String {
         let mut out = String::from("Invalid arguments:");
@@ -135,6 +136,17 @@ impl Violations {
             let _ = write!(out, "\n- (more than {MAX_VIOLATIONS} violations; fix these first)");
         }
         out
+    }
+}
+
+/// The message for one error: the allowed values of `enum`/`const` in full (they come from the
+/// schema, and a model needs all of them to correct itself), otherwise the validator's message
+/// with the offending value masked.
+fn message(e: &ValidationError<'_>) -> String {
+    match e.kind() {
+        ValidationErrorKind::Enum { options } => format!("must be one of {options}"),
+        ValidationErrorKind::Constant { expected_value } => format!("must be {expected_value}"),
+        _ => e.masked().to_string(),
     }
 }
 

@@ -18,11 +18,25 @@ use crate::memory::{Key, MemoryStore};
 use crate::method::MethodClass;
 use crate::plan::Plan;
 
+/// Longest key accepted, in bytes: the principal id, plus the tool name for `client_tool` limits
+/// (or the key given to a [`crate::NamedLimiter`]).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+pub(crate) fn check_key_len(len: usize) -> Result<(), RateLimitError> {
+    if len > MAX_KEY_BYTES { Err(RateLimitError::KeyTooLong { len, max: MAX_KEY_BYTES }) } else { Ok(()) }
+}
+
 /// The configured limits over one backend. Build once, share with `Arc`, check on every request.
 ///
 /// Every check **rejects, never waits**. A request is admitted only when every limit of the
 /// stage admits it; then it is charged to all of them; when one rejects, none is charged and the
-/// error names the limit with the longest wait.
+/// error names the limit with the longest wait. (Redis does this atomically in one script; the
+/// memory backend charges limit after limit and gives back the charges of a rejected request, so
+/// a concurrent request may briefly see a unit that is about to be given back: it can be refused
+/// early, never admitted beyond a limit.)
+///
+/// The memory backend's checks complete on first poll, without allocating for keys already
+/// tracked; the Redis backend makes one round trip per stage.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -112,7 +126,8 @@ impl RateLimitEngine {
     }
 
     /// Stage 2, after authentication (before decoding when the method comes from a header):
-    /// the `client` and `method_class` limits whose `applies_to` counts `method`.
+    /// the `client` and `method_class` limits whose `applies_to` counts `method`. A principal id
+    /// longer than [`MAX_KEY_BYTES`] is refused with [`RateLimitError::KeyTooLong`].
     pub async fn check_request(
         &self,
         principal_id: &str,
@@ -122,6 +137,7 @@ impl RateLimitEngine {
         if !self.enabled || self.plan.request.is_empty() {
             return Ok(());
         }
+        check_key_len(principal_id.len())?;
         let class = MethodClass::of(method);
         let limits = &self.plan.limits;
         let keys = self.plan.request.iter().filter(|&&l| limits[usize::from(l)].applies_to.matches(class)).map(|&l| {
@@ -132,7 +148,8 @@ impl RateLimitEngine {
     }
 
     /// Stage 3, after decoding `tools/call`: the `tool` limits of this tool and the
-    /// `client_tool` limits.
+    /// `client_tool` limits. Principal id and tool name longer than [`MAX_KEY_BYTES`] together
+    /// are refused with [`RateLimitError::KeyTooLong`].
     pub async fn check_tool(
         &self,
         principal_id: &str,
@@ -147,6 +164,7 @@ impl RateLimitEngine {
         if per_tool.is_empty() && self.plan.client_tool.is_empty() {
             return Ok(());
         }
+        check_key_len(principal_id.len() + tool.len())?;
         let a = principal_id.as_bytes();
         let keys = per_tool.iter().map(|&limit| Key { limit, a, b: &[] });
         let keys = keys.chain(self.plan.client_tool.iter().map(|&limit| Key { limit, a, b: tool.as_bytes() }));

@@ -67,6 +67,15 @@ pub enum RateLimitError {
         /// Most units the limit admits at once.
         capacity: u64,
     },
+    /// The principal id and tool name together are longer than [`crate::MAX_KEY_BYTES`]: no
+    /// state is kept for such a key (it would let one request pin that much memory per key).
+    #[error("rate limit key of {len} bytes is longer than {max} bytes")]
+    KeyTooLong {
+        /// Bytes given.
+        len: usize,
+        /// Most accepted.
+        max: usize,
+    },
     /// The `[rate_limit]` configuration is invalid.
     #[error("invalid [rate_limit] configuration: {0}")]
     Config(String),
@@ -89,7 +98,7 @@ impl RateLimitError {
         match self {
             Self::Limited(_) => ErrorKind::RateLimited,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
-            Self::CostTooLarge { .. } => ErrorKind::InvalidRequest,
+            Self::CostTooLarge { .. } | Self::KeyTooLong { .. } => ErrorKind::InvalidRequest,
             Self::Config(_) | Self::FeatureNotCompiled { .. } => ErrorKind::Internal,
         }
     }
@@ -100,6 +109,7 @@ impl RateLimitError {
             Self::Limited(_) => "rate limit exceeded",
             Self::Unavailable { .. } => "rate limit store unreachable (fail_closed)",
             Self::CostTooLarge { .. } => "rate limit cost larger than capacity",
+            Self::KeyTooLong { .. } => "rate limit key too long",
             Self::Config(_) => "invalid rate limit configuration",
             Self::FeatureNotCompiled { .. } => "rate limit backend not compiled in",
         }

@@ -42,7 +42,7 @@ mod stage;
 pub use config::{
     Algorithm, AppliesTo, BackendKind, FailurePolicy, LimitConfig, LimitOverride, RateLimitConfig, RedisUrl, Scope,
 };
-pub use engine::RateLimitEngine;
+pub use engine::{MAX_KEY_BYTES, RateLimitEngine};
 pub use error::{Limited, RateLimitError};
 pub use events::EventSink;
 pub use method::MethodClass;

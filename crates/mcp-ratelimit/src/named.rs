@@ -49,11 +49,12 @@ impl NamedLimiter {
         &self.engine.plan.limits[usize::from(self.limit)].name
     }
 
-    /// Charge `cost` units to `key`.
+    /// Charge `cost` units to `key`; the units left when admitted (`u64::MAX`: not counted).
     pub async fn check_key(&self, key: &str, cost: u32) -> Result<u64, RateLimitError> {
         if !self.engine.enabled {
             return Ok(UNCOUNTED);
         }
+        crate::engine::check_key_len(key.len())?;
         let key = Key { limit: self.limit, a: key.as_bytes(), b: &[] };
         self.engine.run(std::iter::once(key), 0, cost).await
     }

@@ -255,3 +255,19 @@ fn check_futures_stay_small_whatever_the_features() {
     ];
     assert!(sizes.iter().all(|&s| s <= 256), "future sizes {sizes:?}");
 }
+
+#[tokio::test]
+async fn overlong_keys_are_refused_without_keeping_state() {
+    let (e, _) = engine(
+        "[[limits]]\nname = \"c\"\nscope = \"client\"\nrequests = 5\nwindow_ms = 1000\n\
+         [[limits]]\nname = \"t\"\nscope = \"client_tool\"\nrequests = 5\nwindow_ms = 1000",
+    );
+    let long = "x".repeat(MAX_KEY_BYTES);
+    assert!(matches!(e.check_request(&long, None, "ping").await, Ok(())));
+    let too_long = "x".repeat(MAX_KEY_BYTES + 1);
+    let err = e.check_request(&too_long, None, "ping").await.unwrap_err();
+    assert!(matches!(err, RateLimitError::KeyTooLong { len: 1025, max: 1024 }));
+    assert_eq!(err.kind(), mcp_core::ErrorKind::InvalidRequest);
+    assert!(matches!(e.check_tool("a", None, &long).await, Err(RateLimitError::KeyTooLong { .. })));
+    assert_eq!(e.tracked_keys(), 1);
+}

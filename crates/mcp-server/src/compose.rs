@@ -22,6 +22,52 @@ pub fn monitoring_config(cfg: &Config) -> mcp_monitor::MonitoringConfig {
     m
 }
 
+/// The running audit log: its writer (shut it down after serving) and the sink (GDPR purge).
+#[derive(Debug)]
+pub struct AuditLog {
+    /// Drains the queue and closes the log on shutdown.
+    pub writer: mcp_audit::WriterHandle,
+    /// The sink the server records into.
+    pub sink: mcp_audit::FileAuditSink,
+}
+
+impl AuditLog {
+    /// Purge records older than `[gdpr] data_retention_days` once a day (and once now), each
+    /// purge recorded in the log itself.
+    pub fn spawn_retention(&self, cfg: &Config) {
+        let days = cfg.gdpr.data_retention_days;
+        if !cfg.gdpr.enabled || days == 0 {
+            return;
+        }
+        let sink = self.sink.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(86_400));
+            loop {
+                tick.tick().await;
+                let s = sink.clone();
+                match tokio::task::spawn_blocking(move || s.purge_older_than(days, &mut |_| {})).await {
+                    Ok(Ok(r)) if r.files_removed.is_empty() => {}
+                    Ok(Ok(r)) => tracing::info!(
+                        files = r.files_removed.len(),
+                        records = r.records_removed,
+                        days,
+                        "GDPR retention purge"
+                    ),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "GDPR retention purge failed; run `mcp-server gdpr purge`")
+                    }
+                    Err(e) => tracing::error!(error = %e, "GDPR retention purge panicked"),
+                }
+            }
+        });
+    }
+}
+
+/// The consent file.
+pub fn consent_file(cfg: &Config) -> std::path::PathBuf {
+    crate::data_dir(cfg).join("consent.json")
+}
+
 /// The audit key and the active log file of `cfg` (for `audit verify` and the `gdpr` commands).
 pub fn audit_paths(cfg: &Config, create_key: bool) -> Result<(mcp_audit::AuditKey, std::path::PathBuf), ServerError> {
     let data = crate::data_dir(cfg);
@@ -35,7 +81,7 @@ pub fn audit_paths(cfg: &Config, create_key: bool) -> Result<(mcp_audit::AuditKe
 impl ServerBuilder {
     /// Apply `[audit_log]`: start the writer and record every request and security event. The
     /// returned handle must be shut down after serving (it drains the queue and fsyncs).
-    pub fn audit_from_config(self, cfg: &Config) -> Result<(Self, Option<mcp_audit::WriterHandle>), ServerError> {
+    pub fn audit_from_config(self, cfg: &Config) -> Result<(Self, Option<AuditLog>), ServerError> {
         if !cfg.audit_log.enabled {
             tracing::warn!("the audit log is disabled ([audit_log] enabled = false)");
             return Ok((self, None));
@@ -61,7 +107,15 @@ impl ServerBuilder {
         let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
             .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
         tracing::info!(path = %sink.log_path().display(), "audit log");
-        Ok((self.audit_log(Arc::new(sink)), Some(handle)))
+        Ok((self.audit_log(Arc::new(sink.clone())), Some(AuditLog { writer: handle, sink })))
+    }
+
+    /// Apply `[gdpr]`: consent records in `<data_dir>/consent.json` when `consent_tracking`.
+    pub fn gdpr_from_config(self, cfg: &Config) -> Result<Self, ServerError> {
+        if !(cfg.gdpr.enabled && cfg.gdpr.consent_tracking) {
+            return Ok(self);
+        }
+        Ok(self.consent(crate::compliance::ConsentStore::open(consent_file(cfg))?))
     }
 
     /// Apply `[rate_limit]` and `[monitoring]`. Must run inside the tokio runtime (the monitor's

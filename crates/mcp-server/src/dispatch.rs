@@ -458,6 +458,27 @@ impl McpServer {
         let Some(&idx) = self.0.tool_index.get(name) else {
             return Err(err(codes::INVALID_PARAMS, "Unknown tool"));
         };
+        if let Some(purpose) = &spec_consent(self, idx)
+            && !self.0.consent.as_ref().is_some_and(|c| c.has(&call.principal.id, purpose))
+        {
+            let e = mcp_core::SecurityEvent::new(
+                SecurityEventKind::AuthorizeFail,
+                "consent missing",
+                std::time::SystemTime::now(),
+            )
+            .with_principal(call.principal.id.clone())
+            .with_peer(call.peer)
+            .with_method("tools/call")
+            .with_resource(name)
+            .with_rule(format!("consent:{purpose}"));
+            self.emit(e);
+            call.verdict.set(mcp_core::AuditOutcome::Denied);
+            return Err(err(
+                codes::SECURITY_REJECTED,
+                "Forbidden: this tool needs your recorded consent for its purpose",
+            )
+            .with_data(json!({"consentPurpose": purpose})));
+        }
         if let Err(e) = self.limit_tool(call, name).await {
             call.verdict.set(mcp_core::AuditOutcome::RateLimited);
             return Err(e);
@@ -633,6 +654,10 @@ fn mask_value(r: &mcp_secrets::Redactor, v: &mut Value) {
         Value::Object(m) => m.values_mut().for_each(|x| mask_value(r, x)),
         _ => {}
     }
+}
+
+fn spec_consent(server: &McpServer, idx: usize) -> Option<String> {
+    server.0.tools[idx].consent.clone()
 }
 
 fn audit_unavailable() -> ErrorObject {

@@ -98,6 +98,8 @@ pub struct ToolSpec {
     pub(crate) secrets: Vec<String>,
     pub(crate) access: Option<mcp_authz::AccessRule>,
     pub(crate) scan_prompts: Option<bool>,
+    pub(crate) consent: Option<String>,
+    pub(crate) phi: bool,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -117,7 +119,23 @@ impl ToolSpec {
             output_schema: None,
             annotations: None,
         };
-        Self { tool, handler: None, secrets: Vec::new(), access: None, scan_prompts: None }
+        Self { tool, handler: None, secrets: Vec::new(), access: None, scan_prompts: None, consent: None, phi: false }
+    }
+
+    /// Calls need the caller's recorded consent for `purpose` (`[gdpr] consent_tracking`); a
+    /// call without it is refused and audited.
+    #[must_use]
+    pub fn requires_consent(mut self, purpose: impl Into<String>) -> Self {
+        self.consent = Some(purpose.into());
+        self
+    }
+
+    /// The tool handles protected health information: authorization failures on it count
+    /// toward `breach_suspected` (`[hipaa]`), and its results never reach logs.
+    #[must_use]
+    pub fn phi(mut self, on: bool) -> Self {
+        self.phi = on;
+        self
     }
 
     /// Scan this tool's string arguments with the prompt-injection guard (`[prompt_security]`),

@@ -110,6 +110,11 @@ enum GdprCommand {
         #[arg(long)]
         client: String,
     },
+    /// Record or show consent (`[gdpr] consent_tracking`).
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
     /// Write every record about a client as one JSON document.
     Export {
         /// Client (principal) id.
@@ -118,6 +123,35 @@ enum GdprCommand {
         /// Output file (default stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConsentCommand {
+    /// The client gives consent for a purpose.
+    Give {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        purpose: String,
+        /// Who records it.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
+    /// The client withdraws consent for a purpose.
+    Withdraw {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        purpose: String,
+        /// Who records it.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
+    /// Show a client's consent history.
+    List {
+        #[arg(long)]
+        client: String,
     },
 }
 
@@ -462,9 +496,9 @@ fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError>
 }
 
 /// Drain the audit queue, write the shutdown record and fsync before exiting.
-async fn close_audit(audit: Option<mcp_audit::WriterHandle>) {
-    let Some(handle) = audit else { return };
-    match tokio::task::spawn_blocking(move || handle.shutdown()).await {
+async fn close_audit(audit: Option<mcp_server::AuditLog>) {
+    let Some(log) = audit else { return };
+    match tokio::task::spawn_blocking(move || log.writer.shutdown()).await {
         Ok(Ok(stats)) => tracing::info!(?stats, "audit log closed"),
         Ok(Err(e)) => tracing::error!(error = %e, "the audit log did not close cleanly; run `mcp-server audit verify`"),
         Err(e) => tracing::error!(error = %e, "the audit log writer panicked"),
@@ -485,8 +519,11 @@ async fn serve(
     init_logging(&cfg, format);
     if stdio {
         // The caller is the local user who started the process.
-        let (b, audit) =
-            builder(&cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).audit_from_config(&cfg)?;
+        let (b, audit) = builder(&cfg)
+            .danger_allow_unauthenticated()
+            .authorization(cfg.authorization())
+            .gdpr_from_config(&cfg)?
+            .audit_from_config(&cfg)?;
         let server = b.build()?;
         tracing::info!("serving MCP on stdio");
         let served = mcp_server::stdio::serve_stdio(server).await;
@@ -496,8 +533,11 @@ async fn serve(
     let secrets = mcp_server::secrets::open(&cfg).await?;
     let _ = REDACTOR.set(secrets.redactor().clone());
     let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
-    let (b, audit) = b.protections_from_config(&cfg).await?.audit_from_config(&cfg)?;
+    let (b, audit) = b.protections_from_config(&cfg).await?.gdpr_from_config(&cfg)?.audit_from_config(&cfg)?;
     let server = b.authorization(cfg.authorization()).build()?;
+    if let Some(a) = &audit {
+        a.spawn_retention(&cfg);
+    }
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
     }
@@ -538,6 +578,13 @@ fn main() -> ExitCode {
             GdprCommand::Purge { days } => cli::audit::purge(&cfg, days.unwrap_or(365)),
             GdprCommand::Erase { client } => cli::audit::erase(&cfg, &client),
             GdprCommand::Export { client, out } => cli::audit::export(&cfg, &client, out),
+            GdprCommand::Consent { command } => match command {
+                ConsentCommand::Give { client, purpose, by } => cli::audit::consent(&cfg, &client, &purpose, true, &by),
+                ConsentCommand::Withdraw { client, purpose, by } => {
+                    cli::audit::consent(&cfg, &client, &purpose, false, &by)
+                }
+                ConsentCommand::List { client } => cli::audit::consent_list(&cfg, &client),
+            },
         }),
         Command::Block { config, command } => Config::load(config.as_deref()).and_then(|cfg| match command {
             BlockCommand::List => cli::block::list(&cfg),

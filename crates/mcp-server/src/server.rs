@@ -114,6 +114,8 @@ pub(crate) struct Inner {
     pub(crate) monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
     /// Schemas, content rules, prompt safety.
     pub(crate) validation: Option<crate::validation::Validation>,
+    /// GDPR consent records, when tracked.
+    pub(crate) consent: Option<Arc<crate::compliance::ConsentStore>>,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -162,6 +164,7 @@ impl McpServer {
             monitor: None,
             authz_config: None,
             validation: crate::validation::ValidationConfig::default(),
+            consent: None,
         }
     }
 
@@ -246,9 +249,18 @@ pub struct ServerBuilder {
     monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
     authz_config: Option<mcp_authz::AuthorizationConfig>,
     validation: crate::validation::ValidationConfig,
+    consent: Option<Arc<crate::compliance::ConsentStore>>,
 }
 
 impl ServerBuilder {
+    /// Track GDPR consent in `store`: tools declaring [`crate::ToolSpec::requires_consent`] are
+    /// refused for callers without a current consent for the purpose.
+    #[must_use]
+    pub fn consent(mut self, store: Arc<crate::compliance::ConsentStore>) -> Self {
+        self.consent = Some(store);
+        self
+    }
+
     /// Replace the validation settings (defaults: schema bounds, 1 MiB text / 10 MiB binary
     /// content, the built-in prompt-injection patterns on prompt arguments).
     #[must_use]
@@ -439,6 +451,14 @@ impl ServerBuilder {
                 return Err(ServerError::Registration(format!("prompt {:?} registered twice", p.prompt.name)));
             }
         }
+        if self.consent.is_none()
+            && let Some(t) = self.tools.iter().find(|t| t.consent.is_some())
+        {
+            return Err(ServerError::Registration(format!(
+                "tool {:?} requires consent but consent is not tracked: set [gdpr] consent_tracking = true (or call .consent(..))",
+                t.tool.name
+            )));
+        }
         let code_rules = self.code_rules();
         let validation = crate::validation::Validation::compile(&self.validation, &self.tools)?;
         let auth = self.auth.ok_or_else(|| {
@@ -522,6 +542,7 @@ impl ServerBuilder {
             ratelimit: self.ratelimit,
             monitor: self.monitor,
             validation: Some(validation),
+            consent: self.consent,
         })))
     }
 }

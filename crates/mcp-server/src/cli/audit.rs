@@ -73,8 +73,9 @@ pub fn erase(cfg: &Config, client: &str) -> Result<(), ServerError> {
     drop(line);
     let r = r.map_err(|e| fail("gdpr erase (stop the server first)", e))?;
     let blocks = erase_blocks(cfg, client)?;
+    let consents = consent_store(cfg)?.erase(client)?;
     println!(
-        "erased {} audit records in {} of {} files{}; the erasure is recorded without the client id",
+        "erased {} audit records in {} of {} files, {consents} consent records{}; the erasure is recorded without the client id",
         r.records_erased,
         r.files_rewritten,
         r.files_scanned,
@@ -102,12 +103,38 @@ pub fn export(cfg: &Config, client: &str, out: Option<PathBuf>) -> Result<(), Se
         line.update(p.records, p.bytes, p.total_bytes)
     });
     drop(line);
-    let doc = doc.map_err(|e| fail("gdpr export", e))?;
+    let mut doc = doc.map_err(|e| fail("gdpr export", e))?;
+    let consent = consent_store(cfg)?.records_of(client)?;
+    if let serde_json::Value::Object(m) = &mut doc {
+        m.insert("consent".into(), serde_json::to_value(consent).unwrap_or_default());
+    }
     let text = serde_json::to_string_pretty(&doc).map_err(|e| ServerError::Config(format!("gdpr export: {e}")))?;
     match out {
         Some(path) => std::fs::write(&path, text + "\n")
             .map_err(|e| ServerError::Config(format!("cannot write {}: {e}", path.display())))?,
         None => println!("{text}"),
+    }
+    Ok(())
+}
+
+fn consent_store(cfg: &Config) -> Result<std::sync::Arc<mcp_server::compliance::ConsentStore>, ServerError> {
+    mcp_server::compliance::ConsentStore::open(mcp_server::consent_file(cfg))
+}
+
+/// Record that `client` gives (or withdraws) consent for `purpose`.
+pub fn consent(cfg: &Config, client: &str, purpose: &str, given: bool, by: &str) -> Result<(), ServerError> {
+    let r = consent_store(cfg)?.set(client, purpose, given, by)?;
+    println!(
+        "{} consent of {client:?} for {purpose:?} recorded by {by:?}; a running server applies it within a second",
+        if r.given { "gave" } else { "withdrew" }
+    );
+    Ok(())
+}
+
+/// Print a client's consent history.
+pub fn consent_list(cfg: &Config, client: &str) -> Result<(), ServerError> {
+    for r in consent_store(cfg)?.records_of(client)? {
+        println!("{}\t{}\t{}\tby {}", r.at_ms, r.purpose, if r.given { "given" } else { "withdrawn" }, r.by);
     }
     Ok(())
 }

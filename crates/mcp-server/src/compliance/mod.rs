@@ -3,5 +3,7 @@
 //! executable deployment checklist of `mcp-server security-check`.
 
 mod config;
+mod consent;
 
 pub use config::{GdprSection, HipaaSection, NotificationTarget, Requirement};
+pub use consent::{ConsentRecord, ConsentStore};

@@ -102,17 +102,21 @@ fn audit_log_of_a_real_run_verifies_and_gdpr_commands_keep_it_verifiable() {
     assert!(log.contains("params_hash") && !log.contains("\"op\""), "{log}");
     assert!(log.contains("denied"), "the refused call has its record: {log}");
 
+    let (ok, out, err) =
+        cli(d, &["gdpr", "consent", "give", "--client", "alice", "--purpose", "marketing", "--by", "dpo"], b"");
+    assert!(ok, "{out}{err}");
     let (ok, out, err) = cli(d, &["gdpr", "export", "--client", "alice"], b"");
     assert!(ok, "{err}");
     let export: Value = serde_json::from_str(&out).unwrap();
     assert!(export.to_string().matches("tools/call").count() >= 6, "{export}");
+    assert_eq!(export["consent"][0]["purpose"], "marketing", "{export}");
 
     let (ok, out, err) = cli(d, &["gdpr", "erase", "--client", "alice"], b"");
     assert!(ok, "{out}{err}");
     let (ok, out, err) = cli(d, &["audit", "verify"], b"");
     assert!(ok, "verify after erasure: {out}{err}");
     let (_, out, _) = cli(d, &["gdpr", "export", "--client", "alice"], b"");
-    assert!(!out.contains("tools/call"), "nothing left about alice: {out}");
+    assert!(!out.contains("tools/call") && !out.contains("marketing"), "nothing left about alice: {out}");
     let (_, out, _) = cli(d, &["gdpr", "export", "--client", "bob"], b"");
     assert!(out.matches("tools/call").count() >= 5, "bob untouched: {out}");
     let all: String = std::fs::read_dir(d.join("audit"))

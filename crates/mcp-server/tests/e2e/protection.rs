@@ -281,3 +281,34 @@ fn arguments_are_validated_and_prompt_injection_is_blocked() {
     let invalid = events.iter().filter(|e| e.kind == mcp_core::SecurityEventKind::ValidationFail).count();
     assert_eq!(invalid, 4, "{events:?}");
 }
+
+#[test]
+fn tools_requiring_consent_are_refused_until_it_is_recorded() {
+    use mcp_protocol::types::CallToolResult;
+    let dir = tempfile::tempdir().unwrap();
+    let store = mcp_server::compliance::ConsentStore::open(dir.path().join("consent.json")).unwrap();
+    let writer = store.clone();
+    let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let s = start_with(http, move || {
+        let profile = mcp_server::ToolSpec::new("profile", "Builds a marketing profile")
+            .requires_consent("marketing")
+            .raw_handler(|_args, _ctx| async {
+                Ok::<_, mcp_server::HandlerError>(CallToolResult::text("profile built"))
+            });
+        McpServer::builder("c", "1").add_tool(profile).consent(store).danger_allow_unauthenticated()
+    });
+    let call = || modern(s.addr, "tools/call", Some("profile"), json!({"name": "profile"}));
+    let r = call();
+    assert_error(&r, 403, -32050);
+    assert_eq!(r.json()["error"]["data"]["consentPurpose"], "marketing", "{r:?}");
+    writer.set("anonymous", "marketing", true, "test").unwrap();
+    assert_eq!(call().json()["result"]["content"][0]["text"], "profile built");
+    writer.set("anonymous", "marketing", false, "test").unwrap();
+    assert_error(&call(), 403, -32050);
+    // Without a consent store, registering such a tool is refused.
+    let t = mcp_server::ToolSpec::new("t", "t")
+        .requires_consent("x")
+        .raw_handler(|_a, _c| async { Ok::<_, mcp_server::HandlerError>(CallToolResult::text("")) });
+    let e = McpServer::builder("c", "1").add_tool(t).danger_allow_unauthenticated().build().unwrap_err();
+    assert!(e.to_string().contains("consent_tracking"), "{e}");
+}

@@ -488,7 +488,7 @@ fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError>
     if let Some(policy) = server.authorization_policy() {
         let findings = policy.lint(&server.tool_names(), &server.resource_uris(), &server.prompt_names());
         for f in &findings {
-            println!("{:?}: {f}", f.severity());
+            println!("{f}");
         }
     }
     println!("{}: configuration is valid", file.display());

@@ -22,6 +22,24 @@ use crate::util::Result;
 
 /// What `mcp-server serve` runs without `--config`; the JWT configurations extend it.
 const DEFAULT_CONFIG: &str = include_str!("../../../crates/mcp-server/src/default.toml");
+
+/// Appended to every configuration of "ours": the default rate limits (a few requests per second
+/// per client) would turn the load into 429s, so the same three limits are kept, still checked
+/// on every request (their cost is measured), with budgets far above any load.
+pub const BENCH_LIMITS: &str = "
+# Added by `cargo xtask bench`: the default limits, with budgets far above the load.
+[rate_limit]
+limits = [
+  { name = \"ip_all\", scope = \"ip\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
+  { name = \"client_all\", scope = \"client\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
+  { name = \"client_tools\", scope = \"client\", applies_to = \"tools\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
+]
+";
+
+/// The configuration of the API-key variant: the embedded default plus [`BENCH_LIMITS`].
+pub fn api_key_config() -> String {
+    format!("{DEFAULT_CONFIG}{BENCH_LIMITS}")
+}
 /// `iss` of the tokens and `auth.jwt.issuer`.
 pub const ISSUER: &str = "https://issuer.bench.invalid";
 /// `sub` of the tokens: the principal.
@@ -116,7 +134,7 @@ pub fn config_toml(resource: &str, alg: Alg, key: &str, cache: bool) -> String {
     let resource = toml_string(resource);
     let cache = if cache { "" } else { "cache_capacity = 0\n" };
     format!(
-        "{DEFAULT_CONFIG}\n# Added by `cargo xtask bench` (ours-jwt-{lower}).\n[auth]\nmethods = [\"jwt\"]\nresource = {resource}\n\n[auth.jwt]\nissuer = {issuer}\naudience = [{resource}]\nalgorithms = [\"{alg}\"]\n{cache}\n[[auth.jwt.keys]]\nkid = \"{KID}\"\n{key}\n",
+        "{DEFAULT_CONFIG}{BENCH_LIMITS}\n# Added by `cargo xtask bench` (ours-jwt-{lower}).\n[auth]\nmethods = [\"jwt\"]\nresource = {resource}\n\n[auth.jwt]\nissuer = {issuer}\naudience = [{resource}]\nalgorithms = [\"{alg}\"]\n{cache}\n[[auth.jwt.keys]]\nkid = \"{KID}\"\n{key}\n",
         lower = alg.name().to_ascii_lowercase(),
         issuer = toml_string(ISSUER),
         alg = alg.name(),

@@ -72,7 +72,12 @@ impl Server {
                 (launch.config, launch.env, files) = (Some(setup.config), setup.env, setup.files);
                 Some(Credential::Bearer(setup.token))
             }
-            (Target::Ours, None) => provision_key(&release, &data)?.map(Credential::ApiKey),
+            (Target::Ours, None) => {
+                let config = dir.join(format!("{name}.toml"));
+                std::fs::write(&config, jwt::api_key_config()).map_err(|e| format!("{}: {e}", config.display()))?;
+                (launch.config, files) = (Some(config.clone()), vec![config]);
+                provision_key(&release, &data)?.map(Credential::ApiKey)
+            }
             _ => None,
         };
         // The secret store (and the API keys) live in the data dir: one per server, removed after.

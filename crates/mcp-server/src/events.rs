@@ -19,10 +19,15 @@ impl AuditSink for Fanout {
         if let Some(m) = &self.monitor {
             m.publish(&e);
         }
-        let logged = self.log.record(e.clone());
+        // A successful authentication is part of every request's own audit record (principal
+        // and method), so it is not written a second time.
+        let audited = e.kind != mcp_core::SecurityEventKind::Authenticated;
         match &self.audit {
-            Some(a) => a.record(e),
-            None => logged,
+            Some(a) if audited => {
+                let logged = self.log.record(e.clone());
+                a.record(e).and(logged)
+            }
+            _ => self.log.record(e),
         }
     }
 

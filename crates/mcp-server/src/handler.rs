@@ -255,6 +255,7 @@ pub struct ResourceSpec {
     pub(crate) resource: Resource,
     pub(crate) handler: Arc<ResourceFn>,
     pub(crate) access: Option<mcp_authz::AccessRule>,
+    pub(crate) phi: bool,
 }
 
 impl std::fmt::Debug for ResourceSpec {
@@ -277,7 +278,20 @@ impl ResourceSpec {
             description: None,
             mime_type: mime.map(str::to_owned),
         };
-        Self { resource, handler: Arc::new(move |uri, _vars, ctx| Box::pin(handler(uri, ctx))), access: None }
+        Self {
+            resource,
+            handler: Arc::new(move |uri, _vars, ctx| Box::pin(handler(uri, ctx))),
+            access: None,
+            phi: false,
+        }
+    }
+
+    /// The resource holds protected health information: authorization failures on it count
+    /// toward `breach_suspected` (`[hipaa]`).
+    #[must_use]
+    pub fn phi(mut self, on: bool) -> Self {
+        self.phi = on;
+        self
     }
 
     /// Who may read this resource (see [`ToolSpec::access`]); default `resources:read`.

@@ -495,6 +495,19 @@ fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError>
     Ok(())
 }
 
+/// With `[hipaa]` and a notification target: watch for suspected breaches (repeated denials on
+/// PHI-tagged tools and resources). Keep the subscription for as long as the server runs.
+fn breach_watch(cfg: &Config, server: &McpServer) -> Option<mcp_monitor::Subscription> {
+    let target = cfg.hipaa.notification.clone().filter(|_| cfg.hipaa.enabled)?;
+    let threshold = match cfg.hipaa.phi_denials_per_minute {
+        0 => 5,
+        n => n as usize,
+    };
+    let watch = mcp_server::compliance::BreachWatch::start(target, server.phi_targets(), threshold);
+    let monitor = server.monitor()?;
+    Some(monitor.subscribe(std::sync::Arc::new(move |e: &mcp_core::SecurityEvent| watch.observe(e))))
+}
+
 /// Drain the audit queue, write the shutdown record and fsync before exiting.
 async fn close_audit(audit: Option<mcp_server::AuditLog>) {
     let Some(log) = audit else { return };
@@ -538,6 +551,7 @@ async fn serve(
     if let Some(a) = &audit {
         a.spawn_retention(&cfg);
     }
+    let _breach_watch = breach_watch(&cfg, &server);
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
     }

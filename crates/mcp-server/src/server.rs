@@ -180,6 +180,17 @@ impl McpServer {
         fixed.chain(self.0.templates.iter().map(|t| t.template.uri_template.as_str())).collect()
     }
 
+    /// Tool names and resource URIs tagged as protected health information.
+    pub fn phi_targets(&self) -> std::collections::HashSet<String> {
+        let tools = self.0.tools.iter().filter(|t| t.phi).map(|t| t.tool.name.clone());
+        tools.chain(self.0.resources.iter().filter(|r| r.phi).map(|r| r.resource.uri.clone())).collect()
+    }
+
+    /// The security monitor, when one is configured.
+    pub fn monitor(&self) -> Option<&Arc<mcp_monitor::SecurityMonitor>> {
+        self.0.monitor.as_ref()
+    }
+
     /// Names of the registered prompts.
     pub fn prompt_names(&self) -> Vec<&str> {
         self.0.prompts.iter().map(|p| p.prompt.name.as_str()).collect()

@@ -140,6 +140,9 @@ impl ServerBuilder {
         let monitor = Arc::new(monitor);
         // Writes automatic blocks to the block file and picks up `mcp-server block` edits.
         let _housekeeping = monitor.spawn_housekeeping();
-        Ok(self.rate_limits(Arc::new(limits)).monitor(monitor))
+        Ok(self
+            .rate_limits(Arc::new(limits))
+            .monitor(monitor)
+            .large_message_bytes(cfg.monitoring.alerts.large_message_bytes))
     }
 }

@@ -116,6 +116,8 @@ pub(crate) struct Inner {
     pub(crate) validation: Option<crate::validation::Validation>,
     /// GDPR consent records, when tracked.
     pub(crate) consent: Option<Arc<crate::compliance::ConsentStore>>,
+    /// Accepted messages larger than this are counted as large (`monitoring.alerts`).
+    pub(crate) large_message_bytes: u64,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -165,6 +167,7 @@ impl McpServer {
             authz_config: None,
             validation: crate::validation::ValidationConfig::default(),
             consent: None,
+            large_message_bytes: 1 << 20,
         }
     }
 
@@ -261,9 +264,18 @@ pub struct ServerBuilder {
     authz_config: Option<mcp_authz::AuthorizationConfig>,
     validation: crate::validation::ValidationConfig,
     consent: Option<Arc<crate::compliance::ConsentStore>>,
+    large_message_bytes: u64,
 }
 
 impl ServerBuilder {
+    /// Accepted messages larger than `bytes` are counted by the monitor as large messages
+    /// (default 1 MiB; `monitoring.alerts.large_message_bytes`).
+    #[must_use]
+    pub fn large_message_bytes(mut self, bytes: u64) -> Self {
+        self.large_message_bytes = bytes;
+        self
+    }
+
     /// Track GDPR consent in `store`: tools declaring [`crate::ToolSpec::requires_consent`] are
     /// refused for callers without a current consent for the purpose.
     #[must_use]
@@ -554,6 +566,7 @@ impl ServerBuilder {
             monitor: self.monitor,
             validation: Some(validation),
             consent: self.consent,
+            large_message_bytes: self.large_message_bytes,
         })))
     }
 }

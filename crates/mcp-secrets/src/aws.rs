@@ -361,6 +361,33 @@ impl VersionedSecretStore for AwsStore {
         })
     }
 
+    fn generate_random(&self, len: usize) -> BoxFuture<'_, Result<SecretBox<[u8]>, SecretsError>> {
+        Box::pin(async move {
+            // GetRandomPassword's limit.
+            const MAX: usize = 4096;
+            if len == 0 || len > MAX {
+                return Err(SecretsError::ValueSize { len, max: MAX });
+            }
+            let out = self
+                .client
+                .get_random_password()
+                .password_length(len as i64)
+                .exclude_punctuation(true)
+                .include_space(false)
+                .send()
+                .await
+                .map_err(|e| self.map(classify(&e), None, None))?;
+            let password = Zeroizing::new(out.random_password.unwrap_or_default());
+            if password.len() != len {
+                return Err(SecretsError::Protocol {
+                    backend: BACKEND,
+                    detail: "GetRandomPassword did not return the requested length".into(),
+                });
+            }
+            Ok(secret_from(password.as_bytes()))
+        })
+    }
+
     fn versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretsError>> {
         Box::pin(async move {
             // Existence first: a deleted secret has no versions to show, and some servers

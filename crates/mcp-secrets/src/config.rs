@@ -293,6 +293,24 @@ impl SecretsConfig {
     }
 }
 
+/// What [`build_with_options`] takes besides the config file: values the caller builds itself.
+#[derive(Clone, Default)]
+pub struct BuildOptions {
+    /// The TLS policy for the Vault / OpenBao backend: a ready rustls client config with the
+    /// trusted roots, SPKI pins and minimum protocol version. mcp-server passes the config it
+    /// builds from `[outbound_tls]` (`mcp_transport::outbound::client_config`), so the secret
+    /// backend is held to the same policy as every other outbound call. When set, it decides
+    /// trust alone: `vault.ca_cert_path` must then be unset. Ignored by the other backends
+    /// (the AWS SDK's HTTP client takes no custom certificate verifier).
+    pub vault_tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions").field("vault_tls", &self.vault_tls.is_some()).finish()
+    }
+}
+
 /// Open the configured backend (uncached), reading environment variables from the process.
 pub async fn build_backend(cfg: &SecretsConfig) -> Result<Arc<dyn VersionedSecretStore>, SecretsError> {
     build_backend_with_env(cfg, &|v| std::env::var(v).ok()).await
@@ -303,6 +321,15 @@ pub async fn build_backend_with_env(
     cfg: &SecretsConfig,
     env: EnvLookup<'_>,
 ) -> Result<Arc<dyn VersionedSecretStore>, SecretsError> {
+    build_backend_with_options(cfg, env, &BuildOptions::default()).await
+}
+
+/// [`build_backend_with_env`] with [`BuildOptions`] (the Vault TLS policy).
+pub async fn build_backend_with_options(
+    cfg: &SecretsConfig,
+    env: EnvLookup<'_>,
+    opts: &BuildOptions,
+) -> Result<Arc<dyn VersionedSecretStore>, SecretsError> {
     cfg.validate()?;
     match cfg.backend {
         BackendKind::Memory => Ok(Arc::new(MemoryStore::new(cfg.local_encrypted.keep_versions))),
@@ -311,11 +338,11 @@ pub async fn build_backend_with_env(
             #[cfg(feature = "vault")]
             {
                 let v = cfg.vault.as_ref().ok_or_else(|| SecretsError::Config("missing [secrets.vault]".into()))?;
-                Ok(Arc::new(crate::vault::VaultStore::connect(v, env).await?))
+                Ok(Arc::new(crate::vault::VaultStore::connect_with_tls(v, env, opts.vault_tls.clone()).await?))
             }
             #[cfg(not(feature = "vault"))]
             {
-                let _ = env;
+                let _ = (env, opts);
                 Err(SecretsError::FeatureNotCompiled { backend: "vault", feature: "vault" })
             }
         }
@@ -343,7 +370,26 @@ pub async fn build(cfg: &SecretsConfig) -> Result<Secrets, SecretsError> {
 
 /// [`build`] with an explicit environment lookup.
 pub async fn build_with_env(cfg: &SecretsConfig, env: EnvLookup<'_>) -> Result<Secrets, SecretsError> {
-    let backend = build_backend_with_env(cfg, env).await?;
+    build_with_options(cfg, env, &BuildOptions::default()).await
+}
+
+/// [`build_with_env`] with [`BuildOptions`]: what mcp-server calls, passing its outbound TLS
+/// policy for the Vault backend.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let cfg: mcp_secrets::SecretsConfig = serde_json::from_str(r#"{"backend": "memory"}"#).unwrap();
+/// let opts = mcp_secrets::BuildOptions::default();
+/// let secrets = mcp_secrets::build_with_options(&cfg, &|v| std::env::var(v).ok(), &opts).await.unwrap();
+/// assert_eq!(secrets.backend().backend_kind(), "memory");
+/// # });
+/// ```
+pub async fn build_with_options(
+    cfg: &SecretsConfig,
+    env: EnvLookup<'_>,
+    opts: &BuildOptions,
+) -> Result<Secrets, SecretsError> {
+    let backend = build_backend_with_options(cfg, env, opts).await?;
     Ok(Secrets::new(
         backend,
         cfg.cache_options(),

@@ -148,6 +148,17 @@ pub enum SecretsError {
         /// What was unexpected.
         detail: String,
     },
+    /// The TLS handshake with a remote backend failed: untrusted certificate, certificate pin
+    /// mismatch, no common protocol version. Nothing was sent to the server.
+    #[error("{backend} secrets backend at {address}: TLS handshake failed: {detail}")]
+    Tls {
+        /// Backend kind.
+        backend: &'static str,
+        /// The configured server address.
+        address: String,
+        /// What TLS reported (for a pin mismatch, the pinning verifier's message).
+        detail: String,
+    },
     /// The backend has been failing for longer than the cache's staleness window.
     #[error(
         "secret '{name}' could not be refreshed for {age:?}, longer than the staleness window of {window:?}: the backend is down ({cause}); restore it or raise secrets.stale_window_secs"
@@ -175,6 +186,7 @@ impl SecretsError {
             | Self::Locked { .. }
             | Self::Unavailable { .. }
             | Self::BackendAuth { .. }
+            | Self::Tls { .. }
             | Self::StaleBeyondWindow { .. } => ErrorKind::Unavailable,
             Self::Config(_)
             | Self::FeatureNotCompiled { .. }
@@ -207,13 +219,21 @@ impl SecretsError {
             Self::NotDeclared { .. } => "secret not declared by the tool",
             Self::Protocol { .. } => "secrets backend returned an unexpected response",
             Self::StaleBeyondWindow { .. } => "secret stale beyond staleness window",
+            Self::Tls { .. } => "secrets backend TLS handshake failed",
         }
     }
 
     /// Whether a cache may keep serving its stale copy instead of this error (the backend is
     /// down or unreachable, as opposed to the secret being gone or access being denied).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::Io { .. } | Self::Locked { .. } | Self::BackendAuth { .. })
+        matches!(
+            self,
+            Self::Unavailable { .. }
+                | Self::Io { .. }
+                | Self::Locked { .. }
+                | Self::BackendAuth { .. }
+                | Self::Tls { .. }
+        )
     }
 
     pub(crate) fn not_found(backend: &'static str, name: &mcp_core::traits::SecretName) -> Self {

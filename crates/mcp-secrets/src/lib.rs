@@ -50,7 +50,10 @@ use mcp_core::traits::SecretName;
 use secrecy::SecretBox;
 
 pub use cache::{CacheOptions, CachedStore};
-pub use config::{BackendKind, SecretsConfig, build, build_backend, build_backend_with_env, build_with_env};
+pub use config::{
+    BackendKind, BuildOptions, SecretsConfig, build, build_backend, build_backend_with_env, build_backend_with_options,
+    build_with_env, build_with_options,
+};
 pub use error::SecretsError;
 pub use redact::Redactor;
 pub use rotation::{Generator, RotateOptions, RotationEvent, RotationSchedule, Rotator, Subscription, Watch};

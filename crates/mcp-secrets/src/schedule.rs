@@ -6,8 +6,6 @@
 //! created at once. Right before rotating, the schedule asks the backend again, so a rotation
 //! made meanwhile by an operator or another replica moves the next one instead of adding one.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +16,9 @@ use serde::Deserialize;
 use crate::error::SecretsError;
 use crate::rotation::{Generator, RotateOptions, RotationSchedule, Rotator};
 use crate::store::MAX_VALUE_LEN;
+
+mod period;
+pub use period::Period;
 
 /// Shortest period accepted from the config.
 pub const MIN_PERIOD: Duration = Duration::from_secs(60);
@@ -30,77 +31,6 @@ const MAX_NAP: Duration = Duration::from_secs(3600);
 /// First retry delay after a failed rotation; doubles up to [`MAX_RETRY`] (or the period).
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
-
-/// A rotation period written as a number and a unit, or several (`"90s"`, `"15m"`, `"12h"`,
-/// `"30d"`, `"2w"`, `"1d12h"`).
-///
-/// ```
-/// use mcp_secrets::schedule::Period;
-/// let p: Period = "1d12h".parse().unwrap();
-/// assert_eq!(p.as_duration().as_secs(), 36 * 3600);
-/// assert_eq!(p.to_string(), "129600s");
-/// assert!("30".parse::<Period>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Period(Duration);
-
-impl Period {
-    /// Wrap a duration.
-    pub fn new(d: Duration) -> Self {
-        Self(d)
-    }
-
-    /// The duration.
-    pub fn as_duration(self) -> Duration {
-        self.0
-    }
-}
-
-impl FromStr for Period {
-    type Err = SecretsError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || {
-            SecretsError::Config(format!(
-                "rotation period {:?} must be numbers with units s, m, h, d or w, such as \"30d\" or \"1d12h\"",
-                s.chars().take(64).collect::<String>()
-            ))
-        };
-        let mut total: u64 = 0;
-        let mut rest = s.trim();
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let n: u64 = rest.get(..digits).and_then(|d| d.parse().ok()).ok_or_else(bad)?;
-            let unit = match rest.as_bytes().get(digits) {
-                Some(b's') => 1,
-                Some(b'm') => 60,
-                Some(b'h') => 3600,
-                Some(b'd') => 86_400,
-                Some(b'w') => 7 * 86_400,
-                _ => return Err(bad()),
-            };
-            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-            rest = &rest[digits + 1..];
-        }
-        Ok(Self(Duration::from_secs(total)))
-    }
-}
-
-impl fmt::Display for Period {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}s", self.0.as_secs())
-    }
-}
-
-impl<'de> Deserialize<'de> for Period {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// How a scheduled rotation makes the new value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

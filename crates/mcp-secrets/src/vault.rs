@@ -8,6 +8,12 @@
 //!   again and retries once, otherwise the 403 is a policy denial.
 //! - Each secret is one KV v2 path `<mount>/data/<prefix>/<name>` holding `{"value": "<utf-8>"}`
 //!   (or `{"value_base64": "..."}` for binary values); versions are KV v2 versions.
+//! - TLS: by default the system roots plus `ca_cert_path`; or, with
+//!   [`VaultStore::connect_with_tls`] / [`crate::BuildOptions::vault_tls`], a `rustls`
+//!   `ClientConfig` from the caller (the server passes its `[outbound_tls]` policy: roots, CA,
+//!   SPKI pins, minimum version). A refused handshake is [`SecretsError::Tls`].
+
+mod transport;
 
 use std::fmt;
 use std::sync::Arc;
@@ -77,6 +83,8 @@ struct Session {
 struct Inner {
     cfg: VaultConfig,
     creds: AppRoleCredentials,
+    /// The HTTP client built from the caller's TLS policy, shared by every session.
+    http: Option<reqwest::Client>,
     session: std::sync::RwLock<Option<Arc<Session>>>,
     auth_lock: tokio::sync::Mutex<()>,
     logins: AtomicU64,
@@ -180,7 +188,39 @@ impl VaultStore {
 
     /// [`connect`](Self::connect) with explicit credentials.
     pub async fn connect_with(cfg: &VaultConfig, creds: AppRoleCredentials) -> Result<Self, SecretsError> {
+        Self::connect_with_options(cfg, creds, None).await
+    }
+
+    /// [`connect`](Self::connect) verifying the server with `tls` when given: a ready rustls
+    /// client config carrying the trusted roots, SPKI pins and minimum protocol version (in
+    /// mcp-server, `mcp_transport::outbound::client_config(&cfg.outbound_tls, hook)`). It then
+    /// decides trust alone, so `ca_cert_path` must not be set as well (put that CA in the
+    /// policy). A handshake the policy refuses, such as a pin mismatch, fails with
+    /// [`SecretsError::Tls`] carrying the verifier's message.
+    pub async fn connect_with_tls(
+        cfg: &VaultConfig,
+        env: EnvLookup<'_>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, SecretsError> {
+        let creds = AppRoleCredentials::from_env(cfg, env)?;
+        Self::connect_with_options(cfg, creds, tls).await
+    }
+
+    /// [`connect_with_tls`](Self::connect_with_tls) with explicit credentials.
+    pub async fn connect_with_options(
+        cfg: &VaultConfig,
+        creds: AppRoleCredentials,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, SecretsError> {
         check_address(&cfg.address)?;
+        if tls.is_some() && cfg.ca_cert_path.is_some() {
+            return Err(SecretsError::Config(
+                "vault.ca_cert_path cannot be combined with the outbound TLS policy the server passes: add that CA to the policy (outbound_tls.ca_path) and remove vault.ca_cert_path".into(),
+            ));
+        }
+        if tls.is_some() && cfg.address.starts_with("http://") {
+            tracing::warn!(address = %cfg.address, "vault.address is plain http: the outbound TLS policy (pins, CA) does not apply");
+        }
         check_prefix("vault", &cfg.prefix)?;
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             return Err(SecretsError::Config(
@@ -188,10 +228,15 @@ impl VaultStore {
                     .into(),
             ));
         }
+        let http = match &tls {
+            Some(t) => Some(transport::http_client(t, Duration::from_secs(cfg.timeout_secs))?),
+            None => None,
+        };
         let store = Self {
             inner: Arc::new(Inner {
                 cfg: cfg.clone(),
                 creds,
+                http,
                 session: std::sync::RwLock::new(None),
                 auth_lock: tokio::sync::Mutex::new(()),
                 logins: AtomicU64::new(0),
@@ -222,7 +267,14 @@ impl VaultStore {
             b.set_namespace(ns.clone());
         }
         let settings = b.build().map_err(|e| SecretsError::Config(format!("vault client settings: {e}")))?;
-        VaultClient::new(settings).map_err(|e| SecretsError::Config(format!("vault client: {e}")))
+        let mut client = VaultClient::new(settings).map_err(|e| SecretsError::Config(format!("vault client: {e}")))?;
+        // vaultrs has no setting for a TLS config, but its HTTP client is a public field: swap
+        // in the one built from the caller's policy (same base URL, token and namespace
+        // middleware as vaultrs set up).
+        if let Some(http) = &self.inner.http {
+            client.http.http = http.clone();
+        }
+        Ok(client)
     }
 
     async fn login(&self) -> Result<Session, SecretsError> {
@@ -303,11 +355,12 @@ impl VaultStore {
     }
 
     fn unavailable(&self, e: &ClientError) -> SecretsError {
-        let detail = match e {
-            ClientError::APIError { code, errors } => format!("HTTP {code}: {}", errors.join("; ")),
-            other => format!("{other} (is {} reachable?)", self.inner.cfg.address),
-        };
-        SecretsError::Unavailable { backend: BACKEND, detail }
+        match e {
+            ClientError::APIError { code, errors } => {
+                SecretsError::Unavailable { backend: BACKEND, detail: format!("HTTP {code}: {}", errors.join("; ")) }
+            }
+            other => transport::transport_error(other, &self.inner.cfg.address),
+        }
     }
 
     fn path(&self, name: &SecretName) -> String {
@@ -558,6 +611,10 @@ impl VersionedSecretStore for VaultStore {
         })
     }
 
+    fn generate_random(&self, len: usize) -> BoxFuture<'_, Result<SecretBox<[u8]>, SecretsError>> {
+        Box::pin(self.server_random(len))
+    }
+
     fn versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretsError>> {
         Box::pin(async move {
             let meta = self.metadata(name).await?;
@@ -577,6 +634,43 @@ impl VersionedSecretStore for VaultStore {
             out.sort_by_key(|v| std::cmp::Reverse(v.id.as_number()));
             Ok(out)
         })
+    }
+}
+
+impl VaultStore {
+    /// `len` random bytes from the server's `sys/tools/random` (the policy needs
+    /// `path "sys/tools/random" { capabilities = ["update"] }`).
+    async fn server_random(&self, len: usize) -> Result<SecretBox<[u8]>, SecretsError> {
+        let bytes =
+            u64::try_from(len).map_err(|_| SecretsError::ValueSize { len, max: crate::store::MAX_VALUE_LEN })?;
+        let resp = self
+            .call(None, move |c| {
+                Box::pin(async move {
+                    let mut req = vaultrs::api::sys::requests::RandomRequestBuilder::default();
+                    req.bytes(bytes).format("base64");
+                    vaultrs::sys::tools::random(c, Some(&mut req)).await
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                SecretsError::Forbidden { backend, .. } => {
+                    SecretsError::Forbidden { backend, name: "sys/tools/random".into() }
+                }
+                e => e,
+            })?;
+        let encoded = Zeroizing::new(resp.random_bytes);
+        let raw = Zeroizing::new(STANDARD.decode(encoded.as_bytes()).map_err(|_| self.bad_random())?);
+        if raw.len() != len {
+            return Err(self.bad_random());
+        }
+        Ok(secret_from(&raw))
+    }
+
+    fn bad_random(&self) -> SecretsError {
+        SecretsError::Protocol {
+            backend: BACKEND,
+            detail: "sys/tools/random did not return the requested bytes".into(),
+        }
     }
 }
 

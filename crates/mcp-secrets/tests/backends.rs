@@ -10,6 +10,8 @@
 
 #[path = "backends/harness.rs"]
 mod harness;
+#[path = "backends/pinning.rs"]
+mod pinning;
 #[path = "backends/suite.rs"]
 mod suite;
 
@@ -451,6 +453,106 @@ mod vault_tests {
         assert!(err.to_string().contains("APP_ROLE"), "{err}");
     }
 
+    /// The caller's TLS policy (what mcp-server builds from `[outbound_tls]`) against an OpenBao
+    /// dev server listening with TLS: the right SPKI pin works (TLS 1.3 only too), a wrong pin
+    /// or an untrusted CA is a clear `Tls` error at connect, never a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vault_tls_policy_with_spki_pins() {
+        init();
+        let bao = Bao::start_tls();
+        let dir = bao.tls_dir.clone().unwrap();
+        let ca = dir.join("vault-ca.pem");
+        let (role_id, secret_id) = bao.approle("mcp", "mcp", "1h", "4h");
+        let c = || creds(&role_id, &secret_id);
+        let server_pin = pinning::spki_sha256(&dir.join("vault-cert.pem"));
+        let ca_pin = pinning::spki_sha256(&ca);
+
+        for (label, pins, tls13) in
+            [("leaf pin", vec![server_pin], true), ("pin list", vec![ca_pin, server_pin], false)]
+        {
+            let tls = pinning::client_config(&ca, pins, tls13);
+            let store = VaultStore::connect_with_options(&cfg(&bao.addr, "mcp"), c(), Some(tls)).await.unwrap();
+            store.write(&name("tls/value"), val(b"over-pinned-tls")).await.unwrap();
+            let v = store.read(&name("tls/value"), &VersionSelector::Current).await.unwrap();
+            assert_eq!(v.value.expose_secret(), b"over-pinned-tls", "{label}");
+        }
+
+        let wrong = pinning::client_config(&ca, vec![[7u8; 32]], false);
+        let err = VaultStore::connect_with_options(&cfg(&bao.addr, "mcp"), c(), Some(wrong)).await.unwrap_err();
+        assert!(matches!(err, SecretsError::Tls { .. }), "{err}");
+        assert!(err.to_string().contains("certificate pin mismatch for 127.0.0.1"), "{err}");
+        assert!(err.to_string().contains(&bao.addr), "{err}");
+        assert!(!err.to_string().contains(&secret_id));
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+        // the dev CA is not in the default roots: refused without a policy or ca_cert_path
+        let err = VaultStore::connect_with(&cfg(&bao.addr, "mcp"), c()).await.unwrap_err();
+        assert!(matches!(err, SecretsError::Tls { .. }), "{err}");
+        // the config's ca_cert_path still works alone, and is refused next to a policy
+        let mut with_ca = cfg(&bao.addr, "mcp");
+        with_ca.ca_cert_path = Some(ca.clone());
+        VaultStore::connect_with(&with_ca, c()).await.unwrap();
+        let tls = pinning::client_config(&ca, vec![server_pin], false);
+        let err = VaultStore::connect_with_options(&with_ca, c(), Some(tls.clone())).await.unwrap_err();
+        assert!(err.to_string().contains("outbound_tls.ca_path"), "{err}");
+
+        // through build_with_options, as the server calls it; the backend generator on the way
+        let config: mcp_secrets::SecretsConfig = serde_json::from_value(serde_json::json!({
+            "backend": "vault", "vault": { "address": bao.addr, "prefix": "mcp" }
+        }))
+        .unwrap();
+        let (r, s) = (role_id.clone(), secret_id.clone());
+        let env = move |v: &str| match v {
+            "VAULT_ROLE_ID" => Some(r.clone()),
+            "VAULT_SECRET_ID" => Some(s.clone()),
+            _ => None,
+        };
+        let opts = mcp_secrets::BuildOptions { vault_tls: Some(tls) };
+        let secrets = mcp_secrets::build_with_options(&config, &env, &opts).await.unwrap();
+        let ev = secrets.rotate(&name("tls/generated"), &mcp_secrets::Generator::Backend { len: 48 }).await.unwrap();
+        let v = secrets.backend().read(&name("tls/generated"), &VersionSelector::Current).await.unwrap();
+        assert_eq!((v.version, v.value.expose_secret().len()), (ev.version, 48));
+        let err = mcp_secrets::build_with_options(
+            &config,
+            &env,
+            &mcp_secrets::BuildOptions { vault_tls: Some(pinning::client_config(&ca, vec![[1u8; 32]], true)) },
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("pin mismatch"), "{err}");
+    }
+
+    /// Schedules read KV v2 `created_time`: a restart 1 s into a 3 s period rotates 2 s later.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vault_schedule_counts_from_the_kv_version_time() {
+        init();
+        let bao = Bao::start();
+        let (role_id, secret_id) = bao.approle("mcp", "mcp", "1h", "4h");
+        let store = VaultStore::connect_with(&cfg(&bao.addr, "mcp"), creds(&role_id, &secret_id)).await.unwrap();
+        let n = name("sched/key");
+        store.write(&n, val(b"first-value-123456")).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let secrets = Secrets::new(
+            Arc::new(store.clone()),
+            CacheOptions::default(),
+            Duration::from_secs(1),
+            Arc::new(Redactor::default()),
+        );
+        let rule: mcp_secrets::ScheduledRotation =
+            toml::from_str("name = \"sched/key\"\nevery = \"3s\"\ngenerator = \"backend\"").unwrap();
+        let mut events = secrets.subscribe(n.clone());
+        let started = Instant::now();
+        let schedule = secrets.rotator().schedule(&rule, Arc::new(mcp_core::SystemClock)).unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.unwrap().unwrap();
+        let waited = started.elapsed();
+        drop(schedule);
+        assert_eq!(ev.version.as_str(), "2");
+        assert!(waited < Duration::from_millis(2800), "waited {waited:?}");
+        let versions = store.versions(&n).await.unwrap();
+        let gap = versions[0].created.unwrap().duration_since(versions[1].created.unwrap()).unwrap();
+        assert!(gap >= Duration::from_secs(3) && gap < Duration::from_millis(4500), "{gap:?}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn vault_token_renewal_and_relogin() {
         init();
@@ -555,6 +657,18 @@ mod aws_tests {
         other.write(&name("only-here"), val(b"other-value")).await.unwrap();
         assert!(!store.names().await.unwrap().iter().any(|n| n.as_str().contains("only-here")));
         assert_eq!(other.names().await.unwrap(), vec![name("only-here")]);
+
+        // generator = "backend": GetRandomPassword, letters and digits
+        let rotator = mcp_secrets::Rotator::new(Arc::new(store.clone()), Duration::from_secs(60));
+        let ev = rotator
+            .rotate(&name("generated"), &mcp_secrets::Generator::Backend { len: 40 }, Default::default())
+            .await
+            .unwrap();
+        let v = store.read(&name("generated"), &VersionSelector::Current).await.unwrap();
+        assert_eq!(v.version, ev.version);
+        assert_eq!(v.value.expose_secret().len(), 40);
+        assert!(v.value.expose_secret().iter().all(u8::is_ascii_alphanumeric));
+        assert!(matches!(store.generate_random(5000).await, Err(SecretsError::ValueSize { .. })));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

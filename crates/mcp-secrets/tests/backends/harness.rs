@@ -67,17 +67,41 @@ pub struct Bao {
     bin: PathBuf,
     home: tempfile::TempDir,
     pub addr: String,
+    /// With `-dev-tls`: the directory holding `vault-ca.pem`, `vault-cert.pem`, `vault-key.pem`.
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Bao {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A dev server listening with TLS (`-dev-tls`: its own CA and a certificate for 127.0.0.1).
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = binary(BAO_ENV, BAO_HELP);
         let home = tempfile::tempdir().unwrap();
         let port = free_port();
-        let addr = format!("http://127.0.0.1:{port}");
+        let scheme = if tls { "https" } else { "http" };
+        let addr = format!("{scheme}://127.0.0.1:{port}");
         let log = std::fs::File::create(home.path().join("bao.log")).unwrap();
+        let tls_dir = tls.then(|| home.path().join("tls"));
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            "-dev-root-token-id=root".to_owned(),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+        ];
+        if let Some(dir) = &tls_dir {
+            std::fs::create_dir_all(dir).unwrap();
+            args.push("-dev-tls".to_owned());
+            args.push(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
         let mut child = Command::new(&bin)
-            .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
+            .args(&args)
             .env("HOME", home.path())
             .env("BAO_ADDR", &addr)
             .stdin(Stdio::null())
@@ -86,7 +110,7 @@ impl Bao {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}\n{BAO_HELP}", bin.display()));
         wait_for_port(port, &mut child, "bao server -dev");
-        let bao = Self { child, bin, home, addr };
+        let bao = Self { child, bin, home, addr, tls_dir };
         // The listener is up slightly before the dev server has unsealed and mounted secret/.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -109,6 +133,9 @@ impl Bao {
         let mut cmd = Command::new(&self.bin);
         if let Some(ns) = namespace {
             cmd.env("BAO_NAMESPACE", ns);
+        }
+        if let Some(dir) = &self.tls_dir {
+            cmd.env("BAO_CACERT", dir.join("vault-ca.pem"));
         }
         cmd.args(args)
             .env("HOME", self.home.path())
@@ -173,6 +200,7 @@ path "secret/data/{prefix}/*" {{ capabilities = ["create", "read", "update", "de
 path "secret/metadata/{prefix}/*" {{ capabilities = ["read", "list", "delete"] }}
 path "secret/metadata/{prefix}" {{ capabilities = ["list"] }}
 path "secret/metadata/{prefix}/" {{ capabilities = ["list"] }}
+path "sys/tools/random" {{ capabilities = ["update"] }}
 path "secret/data/denied/*" {{ capabilities = ["deny"] }}
 path "secret/metadata/denied/*" {{ capabilities = ["deny"] }}
 "#

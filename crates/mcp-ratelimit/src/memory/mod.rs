@@ -8,11 +8,12 @@
 //! count (evicting live keys would let a flood of new keys reset an attacker's own limit), and
 //! new callers are still served, together, up to one key's allowance.
 
+mod hash;
 mod shard;
 
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use hash::KeyHasher;
 use shard::{Full, ShardMap};
 pub(crate) use shard::{Key, Op};
 
@@ -31,7 +32,7 @@ struct Padded(Mutex<ShardMap>);
 pub(crate) struct MemoryStore {
     shards: Box<[Padded]>,
     /// Keyed per process, so a client cannot choose keys that collide.
-    hasher: RandomState,
+    hasher: KeyHasher,
     per_shard: usize,
     /// One shared state per limit for keys that did not fit.
     overflow: Box<[Mutex<Option<State>>]>,
@@ -56,26 +57,15 @@ impl MemoryStore {
     pub(crate) fn new(limits: usize, max_keys: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Padded::default()).collect(),
-            hasher: RandomState::new(),
+            hasher: KeyHasher::new(),
             per_shard: max_keys.div_ceil(SHARDS).max(1),
             overflow: (0..limits.max(1)).map(|_| Mutex::new(None)).collect(),
         }
     }
 
-    fn hash(&self, key: &Key<'_>) -> u64 {
-        // Limit and first-part length in one word keep the encoding unambiguous.
-        let mut h = self.hasher.build_hasher();
-        h.write_u64(u64::from(key.limit) << 48 | key.a.len() as u64);
-        h.write(key.a);
-        if !key.b.is_empty() {
-            h.write(key.b);
-        }
-        h.finish()
-    }
-
     /// Apply `op` to the key's state at `now` (nanoseconds on the engine's clock).
     pub(crate) fn run(&self, key: &Key<'_>, params: Params, op: Op, now: u64) -> Outcome {
-        let hash = self.hash(key);
+        let hash = self.hasher.hash(key);
         // Shard by bits the map itself does not use (it takes the low bits for the bucket and
         // the top seven as tag).
         let shard = &self.shards[(hash >> 32) as usize & (SHARDS - 1)];

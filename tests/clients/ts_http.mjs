@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // TypeScript SDK (@modelcontextprotocol/sdk 1.32.x) client over Streamable HTTP.
-// Usage: node ts_http.mjs URL [--expect-protocol VERSION] [--header K:V ...]
+// Usage: node ts_http.mjs URL [--expect-protocol VERSION] [--header K:V ...] [--authz admin|limited]
 // The SDK is loaded from $MCP_TS_SDK_NODE_MODULES (a node_modules directory; `cargo xtask integration` sets it to
 // target/peers/npm/node_modules), else by normal module resolution.
 // Lists the tools, calls calculate {"a":2,"b":3,"op":"add"} and checks the result is 5.
+// --authz admin: restart_server is listed and callable. --authz limited: calculate is the only tool listed and
+// restart_server is answered exactly like a tool that does not exist.
 // Exit 0 = ok, 1 = wrong answer (FAIL: line on stderr), 2 = error (ERROR: line on stderr).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,9 +22,10 @@ async function load(sub) {
 }
 
 function parseArgs(argv) {
-  const opts = { url: undefined, expectProtocol: undefined, headers: {} };
+  const opts = { url: undefined, expectProtocol: undefined, headers: {}, authz: undefined };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--expect-protocol') opts.expectProtocol = argv[++i];
+    else if (argv[i] === '--authz') opts.authz = argv[++i];
     else if (argv[i] === '--header') {
       const h = argv[++i] ?? '';
       const j = h.indexOf(':');
@@ -73,6 +76,34 @@ async function exercise(client, transport, expectProtocol) {
   console.log(`result=${JSON.stringify(v)} (from ${src})`);
 }
 
+async function errorOf(promise) {
+  try {
+    const res = await promise;
+    return res.isError ? `isError: ${JSON.stringify(res.content)}` : undefined;
+  } catch (e) {
+    return e?.message ?? String(e);
+  }
+}
+
+async function checkAuthz(client, mode) {
+  const names = (await client.listTools()).tools.map((t) => t.name);
+  if (mode === 'admin') {
+    if (!names.includes('restart_server')) throw new CheckFailed(`admin: restart_server not listed: ${names}`);
+    const err = await errorOf(client.callTool({ name: 'restart_server', arguments: {} }));
+    if (err) throw new CheckFailed(`admin: restart_server refused: ${err}`);
+    console.log('authz admin: restart_server listed and called');
+  } else if (mode === 'limited') {
+    if (names.length !== 1 || names[0] !== 'calculate') throw new CheckFailed(`limited key sees ${names}, expected [calculate]`);
+    const hidden = await errorOf(client.callTool({ name: 'restart_server', arguments: {} }));
+    const unknown = await errorOf(client.callTool({ name: 'no_such_tool', arguments: {} }));
+    console.log(`authz limited: restart_server -> ${hidden}; no_such_tool -> ${unknown}`);
+    if (!hidden || !/Unknown tool/.test(hidden)) throw new CheckFailed(`restart_server was not refused as unknown: ${hidden}`);
+    if (hidden !== unknown.replace('no_such_tool', 'restart_server')) {
+      throw new CheckFailed(`a forbidden tool is distinguishable from an unknown one: ${hidden} vs ${unknown}`);
+    }
+  } else if (mode !== undefined) throw new Error(`--authz ${mode}: want admin or limited`);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const { Client } = await load('client/index.js');
@@ -83,6 +114,7 @@ async function main() {
   await client.connect(transport);
   try {
     await exercise(client, transport, opts.expectProtocol);
+    await checkAuthz(client, opts.authz);
   } finally {
     try {
       await transport.terminateSession();

@@ -45,6 +45,8 @@ const LEGACY: &str = "2025-11-25";
 
 const OAUTH_CLIENT_ID: &str = "mcp-integration-client";
 const REQUIRED_SCOPE: &str = "mcp:tools";
+/// The scope the standard authorization policy maps to `admin` (the demo's `restart_server`).
+const ADMIN_SCOPE: &str = "mcp:admin";
 /// A second resource the issuer serves: its tokens carry this audience.
 const OTHER_RESOURCE: &str = "https://other.example.com/mcp";
 const JWT_ISSUER: &str = "https://jwt-issuer.integration.test";
@@ -119,13 +121,14 @@ impl Fixture for OAuth {
 }
 
 impl OAuth {
-    const CHECKS: [Check<Self>; 6] = [
+    const CHECKS: [Check<Self>; 7] = [
         ("protected-resource-metadata", Self::metadata),
         ("no-token-401-challenge", Self::no_token),
         ("py-mcp2-client-credentials", Self::python_sdk),
         ("ts-sdk-client-credentials", Self::typescript_sdk),
         ("other-audience-token-401", Self::other_audience),
         ("missing-scope-403", Self::missing_scope),
+        ("authorization-step-up-403-then-200", Self::step_up),
     ];
 
     fn start(peers: &Peers, server_bin: &Path, dir: &Path) -> Result<Self> {
@@ -137,7 +140,7 @@ impl OAuth {
         let resource = format!("http://127.0.0.1:{port}/mcp");
         let client_secret = random_hex(32)?;
         let resources = json!({
-            &resource: {"format": "jwt", "alg": "ES256", "scope": REQUIRED_SCOPE, "ttl": 300},
+            &resource: {"format": "jwt", "alg": "ES256", "scope": format!("{REQUIRED_SCOPE} {ADMIN_SCOPE}"), "ttl": 300},
             OTHER_RESOURCE: {"format": "jwt", "alg": "ES256", "scope": REQUIRED_SCOPE, "ttl": 300},
         });
         let oidc_config = json!({"client": {"id": OAUTH_CLIENT_ID, "secret": client_secret}, "resources": resources});
@@ -261,6 +264,29 @@ impl OAuth {
             "insufficient_scope",
             "insufficient_scope",
         )
+    }
+
+    /// Authorization step-up: a token with only `mcp:tools` may not call the admin tool (403
+    /// `insufficient_scope` naming `mcp:admin`, JSON-RPC -32055); a new token from the issuer
+    /// with `mcp:admin` as well can.
+    fn step_up(&mut self) -> Result {
+        let narrow = self.token(&self.resource, REQUIRED_SCOPE)?;
+        let reply = curl(tool_call(&self.resource, Some(&narrow), "restart_server", json!({})))?;
+        reply.expect_status(403)?;
+        let challenge = reply.header("www-authenticate").ok_or("no WWW-Authenticate on the 403")?;
+        if !(challenge.contains("error=\"insufficient_scope\"") && challenge.contains(ADMIN_SCOPE)) {
+            return Err(format!(
+                "challenge {challenge:?}: want error=\"insufficient_scope\" and scope naming {ADMIN_SCOPE}"
+            ));
+        }
+        expect_json_rpc_error(&reply, -32055)?;
+        let wide = self.token(&self.resource, &format!("{REQUIRED_SCOPE} {ADMIN_SCOPE}"))?;
+        let reply = curl(tool_call(&self.resource, Some(&wide), "restart_server", json!({})))?;
+        reply.expect_status(200).map_err(|e| format!("after step-up: {e}: {}", reply.body))?;
+        if reply.body.contains("\"error\"") || reply.body.contains("\"isError\":true") {
+            return Err(format!("after step-up the call failed: {}", reply.body));
+        }
+        Ok(())
     }
 
     /// A client_credentials token from the issuer for `resource` (RFC 8707), with `scope` unless empty.
@@ -627,10 +653,15 @@ fn random_hex(n: usize) -> Result<String> {
 /// curl arguments for a stateless (2026-07-28) `tools/call calculate {a: 2, b: 3, op: add}` to `url`, with a bearer
 /// token if given (the README's request).
 fn tools_call(url: &str, bearer: Option<&str>) -> Vec<String> {
+    tool_call(url, bearer, "calculate", json!({"a": 2, "b": 3, "op": "add"}))
+}
+
+/// curl arguments for a stateless-era `tools/call` of `name` with `arguments`.
+fn tool_call(url: &str, bearer: Option<&str>, name: &str, arguments: Value) -> Vec<String> {
     let body = json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {
-            "name": "calculate", "arguments": {"a": 2, "b": 3, "op": "add"},
+            "name": name, "arguments": arguments,
             "_meta": {
                 "io.modelcontextprotocol/protocolVersion": MODERN,
                 "io.modelcontextprotocol/clientCapabilities": {},
@@ -642,7 +673,7 @@ fn tools_call(url: &str, bearer: Option<&str>) -> Vec<String> {
         "accept: application/json, text/event-stream".into(),
         format!("mcp-protocol-version: {MODERN}"),
         "mcp-method: tools/call".into(),
-        "mcp-name: calculate".into(),
+        format!("mcp-name: {name}"),
     ];
     if let Some(token) = bearer {
         headers.push(format!("authorization: Bearer {token}"));

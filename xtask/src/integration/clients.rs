@@ -109,8 +109,12 @@ pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
         return report.record("clients", Err(format!("cannot create {}: {e}", dir.display())));
     }
     let data_dir = dir.join("data");
-    let server =
-        api_key(server_bin, &data_dir).and_then(|key| Ok((start_http_server(server_bin, &dir, &data_dir)?, key)));
+    // Every key exists before the server starts (it reads its keys at start).
+    let limited_args = ["--name", "limited", "--roles", "readonly", "--permissions", "tools:execute:calculate"];
+    let keys =
+        api_key(server_bin, &data_dir).and_then(|admin| Ok((admin, new_key(server_bin, &data_dir, &limited_args)?)));
+    let limited = keys.as_ref().map(|(_, l)| l.clone()).map_err(Clone::clone);
+    let server = keys.and_then(|(key, _)| Ok((start_http_server(server_bin, &dir, &data_dir)?, key)));
     for client in &CLIENTS {
         let result = match (client.transport, &server) {
             (Transport::Http, Ok((server, key))) => run_client(client, peers, &dir, &http_target(server, Some(key))),
@@ -128,6 +132,57 @@ pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
         Err(e) => Err(e.clone()),
     };
     report.record("clients/py-mcp2-http-without-key-refused", refused);
+    authorization(peers, &dir, server.as_ref().map(|(s, k)| (s, k)), limited, report);
+}
+
+/// Authorization through both SDKs: the admin key lists and calls `restart_server`; a key with
+/// role `readonly` plus `tools:execute:calculate` sees only `calculate` and gets "Unknown tool"
+/// for `restart_server`, exactly as for a tool that does not exist.
+fn authorization(
+    peers: &Peers,
+    dir: &Path,
+    server: std::result::Result<(&Server, &String), &String>,
+    limited: Result<String>,
+    report: &mut Report,
+) {
+    let (ts, py2) = (&CLIENTS[0], &CLIENTS[1]);
+    let cases: [(&str, &Client, Result<String>, &str); 4] = [
+        ("ts-sdk-http-admin-key-restart-server", ts, server.map(|(_, k)| k.clone()).map_err(Clone::clone), "admin"),
+        ("py-mcp2-http-admin-key-restart-server", py2, server.map(|(_, k)| k.clone()).map_err(Clone::clone), "admin"),
+        ("ts-sdk-http-readonly-key-hidden-tool", ts, limited.clone(), "limited"),
+        ("py-mcp2-http-readonly-key-hidden-tool", py2, limited, "limited"),
+    ];
+    for (name, client, key, mode) in cases {
+        let result = match (&server, key) {
+            (Ok((s, _)), Ok(key)) => {
+                let mut target = vec!["--authz".to_string(), mode.to_string()];
+                target.extend(http_target(s, Some(&key)));
+                run_client(client, peers, dir, &target)
+            }
+            (Err(e), _) => Err((*e).clone()),
+            (_, Err(e)) => Err(e),
+        };
+        report.record(&format!("clients/{name}"), result);
+    }
+}
+
+/// `mcp-server keys new ARGS` in the data dir; returns the key.
+fn new_key(server_bin: &Path, data_dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(server_bin)
+        .arg("keys")
+        .arg("new")
+        .args(args)
+        .env("MCP_SERVER__DATA_DIR", data_dir)
+        .output()
+        .map_err(|e| format!("cannot run mcp-server keys new: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("mcp-server keys new failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("mcp_"))
+        .map(str::to_owned)
+        .ok_or_else(|| "mcp-server keys new printed no key".to_string())
 }
 
 /// Make an API key in a fresh data dir with `mcp-server keys new`; returns the key.

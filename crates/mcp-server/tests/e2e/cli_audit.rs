@@ -162,3 +162,84 @@ fn block_list_and_authz_explain() {
     );
     assert!(!ok && out.contains("mcp:admin"), "the step-up scope is named: {out}");
 }
+
+/// An HS256 JWT for `secret`.
+fn hs256(secret: &[u8], claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!("{}.{}", b64(br#"{"alg":"HS256","typ":"JWT"}"#), b64(claims.to_string().as_bytes()));
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret), input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
+}
+
+/// A known secret (the JWT signing key, kept in the secret store) never shows up in the server's
+/// log (at debug level), its audit files or any response — even when a client sends it.
+#[test]
+fn canary_secret_never_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let canary = "CANARY-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
+    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], canary.as_bytes());
+    assert!(ok, "{out}{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = {d:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n[logging]\nlevel = \"debug\"\n\
+             [auth]\nmethods = [\"jwt\"]\nresource = \"{resource}\"\n[auth.jwt]\nissuer = \"https://issuer.test\"\n\
+             algorithms = [\"HS256\"]\nkeys = [{{ hmac_secret = {{ secret = \"jwt/hmac\" }} }}]\n"
+        ),
+    )
+    .unwrap();
+    let log = d.join("server.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = json!({"iss": "https://issuer.test", "aud": resource, "sub": "canary-client", "iat": now, "exp": now + 600, "roles": ["user"]});
+    let good = hs256(canary.as_bytes(), &claims);
+    let forged = hs256(b"not-the-key-but-long-enough-for-hs256!!", &claims);
+    let mut bodies = Vec::new();
+    for (token, text) in [(&good, canary), (&good, "hello"), (&forged, canary)] {
+        let bearer = format!("Bearer {token}");
+        let h = [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+            ("authorization", &bearer),
+        ];
+        let r =
+            send(addr, "POST", &h, &modern_body(1, "tools/call", json!({"name": "echo", "arguments": {"text": text}})));
+        bodies.push(format!("{r:?}"));
+    }
+    assert!(bodies[1].contains("hello"), "the valid token works: {}", bodies[1]);
+    assert!(bodies[0].contains("REDACTED"), "an echoed secret is masked: {}", bodies[0]);
+    assert!(bodies[2].contains("401"), "a forged token is refused: {}", bodies[2]);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("canary-client"), "the log has the run: {logged}");
+    let audit: String = std::fs::read_dir(d.join("audit"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(audit.contains("canary-client"), "the audit log has the run");
+    for (what, text) in [("log", &logged), ("audit", &audit), ("responses", &bodies.concat())] {
+        assert!(!text.contains(canary), "the secret leaked into the {what}");
+    }
+}

@@ -382,8 +382,15 @@ impl McpServer {
     }
 
     /// Input mode for a call; in the stateless era, verify and merge `requestState` + answers.
-    fn input_mode(&self, call: &Call, target: &str, args: Option<&Value>) -> Result<(InputMode, String), ErrorObject> {
-        let binding = crate::state::binding(&call.method, target, args);
+    fn input_mode<'a>(
+        &self,
+        call: &'a Call,
+        target: &'a str,
+        args: Option<&'a Value>,
+    ) -> Result<(InputMode, Binding<'a>), ErrorObject> {
+        // The binding (a digest of method, target and arguments) is only needed to open or
+        // seal a requestState: computed when one is present, else when a handler asks for input.
+        let binding = Binding { method: &call.method, target, args };
         if call.protocol.era() == Era::Legacy {
             let mode = match &call.live {
                 Some(p) if call.out.is_some() => InputMode::Live(p.clone()),
@@ -393,7 +400,7 @@ impl McpServer {
         }
         let mut answers = match call.params.get("requestState") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::String(s)) => self.0.state_key.open(s, &binding, &call.principal.id).map_err(|e| {
+            Some(Value::String(s)) => self.0.state_key.open(s, &binding.text(), &call.principal.id).map_err(|e| {
                 self.event(SecurityEventKind::StateTampered, e.reason(), call.peer, Some(&call.method));
                 err(codes::INVALID_PARAMS, "Invalid params: requestState rejected")
             })?,
@@ -412,7 +419,7 @@ impl McpServer {
         &self,
         call: &Call,
         ctx: &RequestContext,
-        binding: &str,
+        binding: Binding<'_>,
         e: HandlerError,
     ) -> Result<Value, ErrorObject> {
         match e.kind {
@@ -421,7 +428,7 @@ impl McpServer {
                     return Err(err(codes::INTERNAL_ERROR, "Internal error"));
                 };
                 let requests = requested.lock().map(|r| r.clone()).unwrap_or_default();
-                let state = self.0.state_key.seal(binding, &call.principal.id, responses);
+                let state = self.0.state_key.seal(&binding.text(), &call.principal.id, responses);
                 Ok(json!({"resultType": "input_required", "inputRequests": requests, "requestState": state}))
             }
             HandlerErrorKind::MissingCapability(cap) if call.protocol.era() == Era::Modern => {
@@ -490,7 +497,7 @@ impl McpServer {
         }
         let spec = &self.0.tools[idx];
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
-        let (input, binding) = self.input_mode(call, name, Some(&args))?;
+        let (input, binding) = self.input_mode(call, name, call.params.get("arguments"))?;
         let mut ctx = self.context(call, input);
         if let Some(scoped) = &self.0.tool_secrets[idx]
             && let Some(inner) = Arc::get_mut(&mut ctx.0)
@@ -512,7 +519,7 @@ impl McpServer {
             {
                 Ok(self.tool_error(e.message))
             }
-            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+            Err(e) => self.handler_failure(call, &ctx, binding, e),
         }
     }
 
@@ -540,7 +547,7 @@ impl McpServer {
                 self.mask(&mut v);
                 Ok(v)
             }
-            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+            Err(e) => self.handler_failure(call, &ctx, binding, e),
         }
     }
 
@@ -579,7 +586,7 @@ impl McpServer {
                 self.mask(&mut v);
                 Ok(v)
             }
-            Err(e) => self.handler_failure(call, &ctx, &binding, e),
+            Err(e) => self.handler_failure(call, &ctx, binding, e),
         }
     }
 
@@ -653,6 +660,20 @@ fn mask_value(r: &mcp_secrets::Redactor, v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(|x| mask_value(r, x)),
         Value::Object(m) => m.values_mut().for_each(|x| mask_value(r, x)),
         _ => {}
+    }
+}
+
+/// What a `requestState` is bound to; the digest is computed only when needed.
+#[derive(Clone, Copy)]
+pub(crate) struct Binding<'a> {
+    method: &'a str,
+    target: &'a str,
+    args: Option<&'a Value>,
+}
+
+impl Binding<'_> {
+    fn text(&self) -> String {
+        crate::state::binding(self.method, self.target, self.args)
     }
 }
 

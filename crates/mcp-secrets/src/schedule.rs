@@ -142,13 +142,16 @@ pub(crate) fn validate_all(
     Ok(())
 }
 
-/// When the current version of `name` is due for rotation, per the backend. `None`: the secret
-/// does not exist (due now). A version without a creation time counts from `fallback`.
+/// When the current version of `name` is due for rotation, per the backend (a secret that does
+/// not exist is due now). A version without a creation time counts from `started` or this
+/// schedule's `last` rotation; after a rotation of our own the next is never sooner than one
+/// period later, even if the backend's clock lags ours (no burst of rotations).
 async fn due_at(
     rotator: &Rotator,
     name: &SecretName,
     every: Duration,
-    fallback: SystemTime,
+    started: SystemTime,
+    last: Option<SystemTime>,
 ) -> Result<SystemTime, SecretsError> {
     let versions = match rotator.store.versions(name).await {
         Ok(v) => v,
@@ -156,7 +159,8 @@ async fn due_at(
         Err(e) => return Err(e),
     };
     let created = versions.iter().find(|v| v.current).or(versions.first()).and_then(|v| v.created);
-    Ok(created.unwrap_or(fallback) + every)
+    let due = created.or(last).unwrap_or(started) + every;
+    Ok(last.map_or(due, |l| due.max(l + every)))
 }
 
 impl Rotator {
@@ -182,14 +186,14 @@ fn spawn(rotator: Rotator, rule: &ScheduledRotation, clock: Arc<dyn Clock>) -> R
     let task_name = name.clone();
     let task = tokio::spawn(async move {
         let name = task_name;
-        // Versions without a creation time (no backend here does that today) count from start.
-        let mut fallback = clock.now();
+        let started = clock.now();
+        let mut last: Option<SystemTime> = None;
         let mut retry = FIRST_RETRY.min(every);
         let mut due: Option<SystemTime> = None;
         loop {
             let at = match due {
                 Some(t) => t,
-                None => match due_at(&rotator, &name, every, fallback).await {
+                None => match due_at(&rotator, &name, every, started, last).await {
                     Ok(t) => *due.insert(t),
                     Err(e) => {
                         tracing::warn!(secret = %name.as_str(), error = %e, retry_secs = retry.as_secs(), "rotation schedule cannot read the secret's versions");
@@ -211,7 +215,7 @@ fn spawn(rotator: Rotator, rule: &ScheduledRotation, clock: Arc<dyn Clock>) -> R
                 continue;
             }
             // Due: ask again, in case someone else rotated meanwhile.
-            match due_at(&rotator, &name, every, fallback).await {
+            match due_at(&rotator, &name, every, started, last).await {
                 Ok(t) if t > clock.now() => {
                     tracing::debug!(secret = %name.as_str(), "rotated elsewhere meanwhile; rescheduled");
                     due = Some(t);
@@ -228,7 +232,7 @@ fn spawn(rotator: Rotator, rule: &ScheduledRotation, clock: Arc<dyn Clock>) -> R
             match rotator.rotate(&name, &generator, opts).await {
                 Ok(ev) => {
                     tracing::info!(secret = %name.as_str(), version = %ev.version, "scheduled rotation done");
-                    fallback = clock.now();
+                    last = Some(clock.now());
                     retry = FIRST_RETRY.min(every);
                     due = None;
                 }

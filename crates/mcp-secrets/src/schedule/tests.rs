@@ -199,3 +199,32 @@ async fn backend_generator_needs_a_backend_that_has_one() {
     assert!(err.to_string().contains("memory secrets backend has no random generator"), "{err}");
     assert!(Generator::Backend { len: 32 }.generate().is_err());
 }
+
+/// A backend whose clock lags ours by more than a period.
+#[derive(Debug)]
+struct Lagging(Arc<TokioClock>, Duration);
+
+impl Clock for Lagging {
+    fn now(&self) -> SystemTime {
+        self.0.now() - self.1
+    }
+    fn instant(&self) -> Instant {
+        self.0.instant()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_clock_lagging_by_periods_causes_no_burst() {
+    let clock = TokioClock::new();
+    let store = Arc::new(MemoryStore::with_clock(10, Arc::new(Lagging(clock.clone(), 10 * DAY))));
+    let secrets =
+        Secrets::new(store.clone(), CacheOptions::default(), Duration::from_secs(60), Arc::new(Redactor::default()));
+    store.write(&n("k"), secret_from(b"initial-value-123456")).await.unwrap();
+    let config = cfg("backend = \"memory\"\nrotation_grace_secs = 60\n[[rotation]]\nname = \"k\"\nevery = \"1d\"\n");
+    let _s = secrets.start_schedules_with_clock(&config, clock.clone()).unwrap();
+    tokio::time::sleep(DAY - Duration::from_secs(60)).await;
+    // the version looked 10 days old: one rotation at once, then one per day
+    assert_eq!(store.versions(&n("k")).await.unwrap().len(), 2);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(store.versions(&n("k")).await.unwrap().len(), 3);
+}

@@ -200,7 +200,10 @@ impl Config {
         let de = toml::Value::Table(doc);
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            ServerError::Config(format!("key `{path}`: {} (see docs/configuration.md)", e.inner().message()))
+            ServerError::Config(format!(
+                "key `{path}`: {} (see docs/configuration.md)",
+                hide_values(e.inner().message())
+            ))
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -317,6 +320,24 @@ impl Config {
     }
 }
 
+/// A deserializer message without the offending value: serde quotes what it found
+/// (``unknown variant `VALUE` ``, ``invalid value: string "VALUE"``), and a misplaced secret
+/// must not end up in an error message. What was expected stays.
+fn hide_values(msg: &str) -> String {
+    let mut out = msg.to_owned();
+    for (marker, open, close) in
+        [("unknown variant `", "`", '`'), ("unknown field `", "`", '`'), ("string \"", "\"", '"')]
+    {
+        if let Some(start) = out.find(marker) {
+            let from = start + marker.len();
+            if let Some(len) = out[from..].find(close) {
+                out.replace_range(start + marker.len() - open.len()..from + len + 1, "(value not shown)");
+            }
+        }
+    }
+    out
+}
+
 fn parse_env_value(v: &str) -> toml::Value {
     // A TOML literal (number, bool, array, quoted string) when it parses as one, else a string.
     toml::from_str::<toml::Table>(&format!("v = {v}"))
@@ -339,6 +360,16 @@ fn set_path(doc: &mut toml::Table, keys: &[String], value: toml::Value) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_do_not_echo_values() {
+        let text =
+            "[auth.jwt]\nissuer = \"i\"\nalgorithms = [\"HS256\"]\nkeys = [{ hmac_secret = \"s3cr3t-literal\" }]\n";
+        let e = Config::parse(text, []).unwrap_err().to_string();
+        assert!(!e.contains("s3cr3t-literal") && e.contains("hmac_secret") && e.contains("expected"), "{e}");
+        let e = Config::parse("[server]\nname = 5\n", []).unwrap_err().to_string();
+        assert!(e.contains("server.name"), "{e}");
+    }
 
     #[test]
     fn standard_policy_parses_and_compiles() {

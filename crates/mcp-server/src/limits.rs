@@ -45,7 +45,7 @@ impl McpServer {
                 match e.as_limited() {
                     Some(l) => Err(err(codes::RATE_LIMITED, "Rate limit exceeded")
                         .with_data(json!({"retry_after_ms": l.retry_after_ms(), "limit": &*l.limit}))),
-                    None => Err(unavailable(&e)),
+                    None => Err(not_limited(&e).1),
                 }
             }
         }
@@ -92,7 +92,10 @@ impl McpServer {
                     .with_data(json!({"retry_after_ms": l.retry_after_ms(), "limit": &*l.limit})),
                 l.retry_after_secs().max(1),
             ),
-            None => (StatusCode::SERVICE_UNAVAILABLE, unavailable(e), 1),
+            None => {
+                let (status, obj) = not_limited(e);
+                (status, obj, 1)
+            }
         };
         let mut r = Response::new(Body::full(mcp_protocol::encode_error(None, &obj)));
         *r.status_mut() = status;
@@ -102,9 +105,19 @@ impl McpServer {
     }
 }
 
-fn unavailable(e: &RateLimitError) -> ErrorObject {
-    let _ = e;
-    err(codes::CAPACITY_EXCEEDED, "Service unavailable: the rate limiter cannot decide; try again shortly")
+/// The answer to a limiter error that is not a limit: the shared store is unreachable under
+/// `fail_closed` (503), or the key cannot be counted (an id over 1024 bytes: 400).
+fn not_limited(e: &RateLimitError) -> (StatusCode, ErrorObject) {
+    match e.kind() {
+        mcp_core::ErrorKind::InvalidRequest => (
+            StatusCode::BAD_REQUEST,
+            err(codes::INVALID_REQUEST, "Invalid Request: the client id or tool name is too long to rate-limit"),
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            err(codes::CAPACITY_EXCEEDED, "Service unavailable: the rate limiter cannot decide; try again shortly"),
+        ),
+    }
 }
 
 fn now() -> std::time::SystemTime {

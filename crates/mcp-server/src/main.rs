@@ -47,6 +47,18 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Evaluate the deployment checklist; exits non-zero on any failure (or warning with --strict).
+    SecurityCheck {
+        /// Configuration file (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+        /// Treat warnings as failures (for CI pipelines).
+        #[arg(long)]
+        strict: bool,
+    },
     /// Verify the tamper-evident audit log.
     Audit {
         /// Configuration file (its `[audit_log]` and data dir).
@@ -262,6 +274,12 @@ enum KeysCommand {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Human,
     Json,
@@ -350,7 +368,13 @@ async fn secrets_cmd(config: Option<PathBuf>, command: SecretsCommand) -> Result
             .map_err(fail)?;
         let key = mcp_secrets::local::MasterKey::generate().map_err(fail)?;
         eprintln!("re-encrypting {} ...", store.path().display());
-        let id = store.rotate_master_key(key).await.map_err(fail)?;
+        let mut line = cli::Progress::new("re-encrypting");
+        let id = store
+            .rotate_master_key_with_progress(key, move |done, total| {
+                line.update(done as u64, done as u64, total as u64)
+            })
+            .await
+            .map_err(fail)?;
         println!("master key rotated; new key id {id}");
         return Ok(());
     }
@@ -482,6 +506,31 @@ fn spawn_sighup_reload(reloader: std::sync::Arc<mcp_transport::tls::TlsReloader>
     let _ = reloader;
 }
 
+/// `mcp-server security-check`: the checklist for a configuration file (or the embedded
+/// default), as text or JSON; the exit code says whether it passed.
+fn security_check(config: Option<PathBuf>, json: bool, strict: bool) -> ExitCode {
+    use mcp_server::compliance::{evaluate, exit_code, render_json, render_text, scan_config_text};
+    let text = match &config {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e} (check the path given to --config)", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let items = match Config::load(config.as_deref()) {
+        Ok(cfg) => evaluate(&cfg, text.as_deref()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            scan_config_text(text.as_deref().unwrap_or_default())
+        }
+    };
+    print!("{}", if json { render_json(&items) } else { render_text(&items) });
+    ExitCode::from(exit_code(&items, strict))
+}
+
 /// Parse, compile the policy against the registered tools, and report what looks wrong.
 fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError> {
     let server = builder(cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
@@ -530,6 +579,7 @@ async fn serve(
         cfg.http.validate().map_err(|e| ServerError::Config(format!("--listen {addr}: {e}")))?;
     }
     init_logging(&cfg, format);
+    mcp_server::compliance::check_hipaa(&cfg)?;
     if stdio {
         // The caller is the local user who started the process.
         let (b, audit) = builder(&cfg)
@@ -545,6 +595,10 @@ async fn serve(
     }
     let secrets = mcp_server::secrets::open(&cfg).await?;
     let _ = REDACTOR.set(secrets.redactor().clone());
+    // Kept for as long as the server runs: dropping a schedule stops it.
+    let _schedules = secrets
+        .start_schedules(&mcp_server::secrets::effective(&cfg))
+        .map_err(|e| ServerError::Config(format!("secrets.rotation: {e}")))?;
     let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
     let (b, audit) = b.protections_from_config(&cfg).await?.gdpr_from_config(&cfg)?.audit_from_config(&cfg)?;
     let server = b.authorization(cfg.authorization()).build()?;
@@ -585,6 +639,9 @@ fn main() -> ExitCode {
             keys_new(config, &name, &permissions, &roles)
         }
         Command::Secrets { config, command } => rt.block_on(secrets_cmd(config, command)),
+        Command::SecurityCheck { config, format, strict } => {
+            return security_check(config, matches!(format, CheckFormat::Json), strict);
+        }
         Command::Audit { config, command: AuditCommand::Verify { files } } => {
             Config::load(config.as_deref()).and_then(|cfg| cli::audit::verify(&cfg, files))
         }

@@ -28,5 +28,15 @@ pub async fn open(cfg: &crate::Config) -> Result<Secrets, ServerError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServerError::Config(format!("cannot create {}: {e} (set server.data_dir)", dir.display())))?;
     }
-    mcp_secrets::build(&s).await.map_err(|e| ServerError::Config(format!("secrets: {e}")))
+    // Vault is held to the same outbound TLS policy (roots, SPKI pins, minimum version) as every
+    // other call the server makes, unless the config names its own CA file for it.
+    let mut opts = mcp_secrets::BuildOptions::default();
+    if s.backend == BackendKind::Vault && s.vault.as_ref().is_some_and(|v| v.ca_cert_path.is_none()) {
+        let tls = mcp_transport::outbound::client_config(&cfg.outbound_tls, None)
+            .map_err(|e| ServerError::Config(format!("outbound_tls: {e}")))?;
+        opts.vault_tls = Some(tls);
+    }
+    mcp_secrets::build_with_options(&s, &|v| std::env::var(v).ok(), &opts)
+        .await
+        .map_err(|e| ServerError::Config(format!("secrets: {e}")))
 }

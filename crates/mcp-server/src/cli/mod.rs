@@ -5,3 +5,5 @@ pub mod audit;
 pub mod authz;
 pub mod block;
 mod progress;
+
+pub use progress::Line as Progress;

@@ -243,3 +243,34 @@ fn canary_secret_never_leaks() {
         assert!(!text.contains(canary), "the secret leaked into the {what}");
     }
 }
+
+#[test]
+fn security_check_and_hipaa_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The embedded default: no failure (exit 0), warnings that --strict turns into a failure.
+    let (ok, out, _) = cli(d, &["security-check"], b"");
+    assert!(ok && out.contains("WARN") && !out.contains("FAIL"), "{out}");
+    let (ok, _, _) = cli(d, &["security-check", "--strict"], b"");
+    assert!(!ok);
+    let (ok, out, _) = cli(d, &["security-check", "--format", "json"], b"");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(ok && v["summary"]["fail"] == 0, "{out}");
+    // The hardened example passes strictly.
+    let hardened = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hardened.toml");
+    let (ok, out, err) = cli(d, &["security-check", "--strict", "--config", hardened], b"");
+    assert!(ok, "{out}{err}");
+    // A literal secret in the file fails, naming the key and never printing the value.
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "[auth]\nmethods = [\"jwt\"]\nresource = \"http://127.0.0.1:1/mcp\"\n[auth.jwt]\nissuer = \"i\"\nalgorithms = [\"HS256\"]\nkeys = [{ hmac_secret = \"literal-secret-value-0123456789abcdef\" }]\n").unwrap();
+    let (ok, out, err) = cli(d, &["security-check", "--config", bad.to_str().unwrap()], b"");
+    assert!(
+        !ok && out.contains("hmac_secret") && !format!("{out}{err}").contains("literal-secret-value"),
+        "{out}{err}"
+    );
+    // HIPAA: a plain-HTTP listener refuses to start, naming the setting.
+    let cfg = d.join("hipaa.toml");
+    std::fs::write(&cfg, "[hipaa]\nenabled = true\nencryption = \"required\"\n").unwrap();
+    let (ok, _, err) = cli(d, &["serve", "--config", cfg.to_str().unwrap()], b"");
+    assert!(!ok && err.contains("hipaa.encryption") && err.contains("http.tls"), "{err}");
+}

@@ -23,6 +23,9 @@ pub(crate) const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocol
 pub(crate) const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// `_meta` key: minimum log level the client wants (stateless era).
 pub(crate) const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key of a `tools/list` entry: hex SHA-256 of the tool's canonical definition (name,
+/// description, inputSchema, outputSchema).
+pub(crate) const META_DEFINITION_HASH: &str = "io.mcp-secure/definitionHash";
 /// `_meta` key: server identity on results (stateless era).
 pub(crate) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
@@ -260,7 +263,7 @@ impl McpServer {
                 &self.0.tools,
                 "tools",
                 |t| show && self.may(p, Action::CallTool(t.tool.name.as_str().into())),
-                |t| json!(t.tool),
+                |t| t.listing.clone(),
             ),
             "resources/list" => self.list(
                 &call.params,

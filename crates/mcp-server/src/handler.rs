@@ -100,6 +100,8 @@ pub struct ToolSpec {
     pub(crate) scan_prompts: Option<bool>,
     pub(crate) consent: Option<String>,
     pub(crate) phi: bool,
+    /// The `tools/list` entry, with the definition hash in `_meta` (filled in at build).
+    pub(crate) listing: serde_json::Value,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -119,7 +121,16 @@ impl ToolSpec {
             output_schema: None,
             annotations: None,
         };
-        Self { tool, handler: None, secrets: Vec::new(), access: None, scan_prompts: None, consent: None, phi: false }
+        Self {
+            tool,
+            handler: None,
+            secrets: Vec::new(),
+            access: None,
+            scan_prompts: None,
+            consent: None,
+            phi: false,
+            listing: serde_json::Value::Null,
+        }
     }
 
     /// Calls need the caller's recorded consent for `purpose` (`[gdpr] consent_tracking`); a

@@ -36,7 +36,13 @@ pub async fn open(cfg: &crate::Config) -> Result<Secrets, ServerError> {
             .map_err(|e| ServerError::Config(format!("outbound_tls: {e}")))?;
         opts.vault_tls = Some(tls);
     }
-    mcp_secrets::build_with_options(&s, &|v| std::env::var(v).ok(), &opts)
-        .await
-        .map_err(|e| ServerError::Config(format!("secrets: {e}")))
+    match mcp_secrets::build_with_options(&s, &|v| std::env::var(v).ok(), &opts).await {
+        Ok(secrets) => Ok(secrets),
+        Err(e) => {
+            if matches!(e, mcp_secrets::SecretsError::WrongKey { .. } | mcp_secrets::SecretsError::Corrupt { .. }) {
+                crate::compliance::report_breach(cfg, "the secret store does not decrypt or verify").await;
+            }
+            Err(ServerError::Config(format!("secrets: {e}")))
+        }
+    }
 }

@@ -438,7 +438,7 @@ impl ServerBuilder {
     }
 
     /// Check names and schemas, index everything, and produce the server.
-    pub fn build(self) -> Result<McpServer, ServerError> {
+    pub fn build(mut self) -> Result<McpServer, ServerError> {
         let mut tool_index = HashMap::new();
         for (i, t) in self.tools.iter().enumerate() {
             let name = &t.tool.name;
@@ -481,6 +481,24 @@ impl ServerBuilder {
                 "tool {:?} requires consent but consent is not tracked: set [gdpr] consent_tracking = true (or call .consent(..))",
                 t.tool.name
             )));
+        }
+        // Each listing carries the SHA-256 of the tool's canonical definition, so clients (and
+        // operators) can pin it and notice a changed description or schema.
+        for t in &mut self.tools {
+            let hash = mcp_authz::tool_definition_hash(
+                &t.tool.name,
+                t.tool.description.as_deref(),
+                &t.tool.input_schema,
+                t.tool.output_schema.as_ref(),
+            );
+            let mut v = serde_json::to_value(&t.tool).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert(
+                    "_meta".into(),
+                    serde_json::json!({ crate::dispatch::META_DEFINITION_HASH: mcp_authz::hex(&hash) }),
+                );
+            }
+            t.listing = v;
         }
         let code_rules = self.code_rules();
         let validation = crate::validation::Validation::compile(&self.validation, &self.tools)?;

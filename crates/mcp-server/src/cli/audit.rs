@@ -39,6 +39,9 @@ pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
             Ok(())
         }
         Err(mcp_audit::AuditError::Tampered(f)) => {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(mcp_server::compliance::report_breach(cfg, "the audit log chain is broken"));
+            }
             Err(ServerError::Config(format!("audit log verification FAILED: {f} (keep the files for investigation)")))
         }
         Err(e) => Err(fail("audit verify", e)),

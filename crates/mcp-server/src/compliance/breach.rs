@@ -82,6 +82,18 @@ impl BreachWatch {
     }
 }
 
+/// Report a suspected breach found outside the request path (a broken audit chain, a secret
+/// store that does not decrypt): logged at error level and, with `[hipaa]` and a notification
+/// target, delivered there.
+pub async fn report_breach(cfg: &crate::Config, reason: &'static str) {
+    tracing::error!(target: "mcp_security", kind = "breach_suspected", reason, "suspected breach");
+    let Some(target) = cfg.hipaa.notification.as_ref().filter(|_| cfg.hipaa.enabled) else { return };
+    let e = SecurityEvent::new(SecurityEventKind::BreachSuspected, reason, SystemTime::now());
+    if let Err(why) = deliver(target, &e).await {
+        tracing::error!(target: "mcp_security", error = %why, "breach notification failed");
+    }
+}
+
 /// Deliver one event; `Err` says why it failed.
 pub async fn deliver(target: &NotificationTarget, e: &SecurityEvent) -> Result<(), String> {
     let at = e.at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);

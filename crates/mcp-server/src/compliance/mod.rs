@@ -8,7 +8,7 @@ mod config;
 mod consent;
 mod hipaa;
 
-pub use breach::{BreachWatch, deliver};
+pub use breach::{BreachWatch, deliver, report_breach};
 pub use checklist::{
     CheckItem, Status, Summary, evaluate, exit_code, render_json, render_text, scan_config_text, summarize,
 };

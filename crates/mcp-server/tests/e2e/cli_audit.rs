@@ -133,6 +133,18 @@ fn audit_log_of_a_real_run_verifies_and_gdpr_commands_keep_it_verifiable() {
     std::fs::write(&path, tampered).unwrap();
     let (ok, out, err) = cli(d, &["audit", "verify"], b"");
     assert!(!ok && err.contains("FAILED"), "{out}{err}");
+    // Under [hipaa] the broken chain is also a breach notification.
+    let sink = d.join("breach.json");
+    let cfg = d.join("hipaa.toml");
+    std::fs::write(
+        &cfg,
+        format!("[server]\ndata_dir = {d:?}\n[hipaa]\nenabled = true\nnotification = {{ command = [\"sh\", \"-c\", \"cat > {}\"] }}\n", sink.display()),
+    )
+    .unwrap();
+    let (ok, _, _) = cli(d, &["audit", "verify", "--config", cfg.to_str().unwrap()], b"");
+    assert!(!ok);
+    let note = std::fs::read_to_string(&sink).unwrap();
+    assert!(note.contains("breach_suspected") && note.contains("audit log chain"), "{note}");
 }
 
 #[test]

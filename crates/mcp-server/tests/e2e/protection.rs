@@ -91,6 +91,19 @@ fn roles_decide_what_each_caller_sees_and_may_call() {
     // No role: the default role `user` runs every tool without an admin rule.
     assert_eq!(list("plain"), ["calculate", "echo"]);
     assert_eq!(list("boss"), ["calculate", "echo", "restart_server"]);
+    // Every entry carries the hash of its definition, stable across calls.
+    let hashes = |who: &str| -> Vec<String> {
+        let r = as_key(a, &k.keys[who], "tools/list", None, json!({}));
+        r.json()["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["_meta"]["io.mcp-secure/definitionHash"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = hashes("boss");
+    assert!(first.iter().all(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())), "{first:?}");
+    assert_eq!(first, hashes("boss"));
     // A direct permission adds exactly one tool to readonly.
     assert_eq!(list("calc-only"), ["calculate"]);
     // A forbidden tool answers exactly like a tool that does not exist.

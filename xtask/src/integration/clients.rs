@@ -185,22 +185,10 @@ fn new_key(server_bin: &Path, data_dir: &Path, args: &[&str]) -> Result<String> 
         .ok_or_else(|| "mcp-server keys new printed no key".to_string())
 }
 
-/// Make an API key in a fresh data dir with `mcp-server keys new`; returns the key.
+/// Make the admin API key in a fresh data dir with `mcp-server keys new`; returns the key.
 fn api_key(server_bin: &Path, data_dir: &Path) -> Result<String> {
     let _ = fs::remove_dir_all(data_dir);
-    let out = Command::new(server_bin)
-        .args(["keys", "new", "--name", "integration", "--roles", "admin"])
-        .env("MCP_SERVER__DATA_DIR", data_dir)
-        .output()
-        .map_err(|e| format!("cannot run mcp-server keys new: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("mcp-server keys new failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("mcp_"))
-        .map(str::to_owned)
-        .ok_or_else(|| "mcp-server keys new printed no key".to_string())
+    new_key(server_bin, data_dir, &["--name", "integration", "--roles", "admin"])
 }
 
 fn start_http_server(server_bin: &Path, dir: &Path, data_dir: &Path) -> Result<Server> {

@@ -763,3 +763,5 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
 
 mod cli_audit;
 mod protection;
+#[cfg(feature = "redis")]
+mod redis;

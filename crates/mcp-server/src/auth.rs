@@ -17,8 +17,8 @@ use crate::McpServer;
 pub(crate) enum AuthMode {
     /// Every caller is anonymous. Only by explicit choice (`danger_allow_unauthenticated`).
     Unauthenticated,
-    /// The configured authenticator.
-    Required(Arc<CompositeAuthenticator>),
+    /// The configured authenticator; swapped when a secret it uses is rotated.
+    Required(Arc<arc_swap::ArcSwap<CompositeAuthenticator>>),
 }
 
 impl std::fmt::Debug for AuthMode {
@@ -60,12 +60,12 @@ impl McpServer {
     ) -> Result<Arc<Principal>, Response<Body>> {
         let auth = match &self.0.auth {
             AuthMode::Unauthenticated => return Ok(anonymous.clone()),
-            AuthMode::Required(a) => a,
+            AuthMode::Required(a) => a.load(),
         };
         let cert = req.tls.as_ref().and_then(|t| t.client_cert_der.clone());
         let creds = match auth.credentials_from_request(&req.parts.headers, &req.parts.uri, cert) {
             Ok(c) => c,
-            Err(e) => return Err(self.refuse(auth, req, &e, false)),
+            Err(e) => return Err(self.refuse(&auth, req, &e, false)),
         };
         let presented = creds.bearer.is_some();
         match auth.authenticate_detailed(&creds, &AuthnContext::new(Some(req.peer))).await {
@@ -81,7 +81,7 @@ impl McpServer {
                 let _ = self.0.events.record(e);
                 Ok(Arc::new(p))
             }
-            Err(e) => Err(self.refuse(auth, req, &e, presented)),
+            Err(e) => Err(self.refuse(&auth, req, &e, presented)),
         }
     }
 
@@ -109,6 +109,7 @@ impl McpServer {
     /// operation needs, and the resource metadata URL.
     pub(crate) fn scope_challenge(&self, e: &ErrorObject) -> Option<HeaderValue> {
         let AuthMode::Required(auth) = &self.0.auth else { return None };
+        let auth = auth.load();
         let scopes: Vec<&str> = e
             .data
             .as_ref()
@@ -119,9 +120,22 @@ impl McpServer {
         Some(auth.challenge().bearer(Some("insufficient_scope"), Some(&scopes)))
     }
 
+    /// Replace the authenticator (after a secret it uses was rotated); requests already being
+    /// authenticated finish with the old one. False when the server runs without authentication.
+    pub fn replace_authenticator(&self, auth: Arc<CompositeAuthenticator>) -> bool {
+        match &self.0.auth {
+            AuthMode::Required(a) => {
+                a.store(auth);
+                true
+            }
+            AuthMode::Unauthenticated => false,
+        }
+    }
+
     /// The RFC 9728 metadata document when `path` is one of its well-known paths.
     pub(crate) fn protected_resource_metadata(&self, path: &str) -> Option<Response<Body>> {
         let AuthMode::Required(auth) = &self.0.auth else { return None };
+        let auth = auth.load();
         let meta = auth.protected_resource_metadata()?;
         if !meta.well_known_paths().iter().any(|p| p == path) {
             return None;
@@ -140,11 +154,25 @@ impl crate::ServerBuilder {
     /// `danger.allow_unauthenticated`, none; else the data directory's API keys (created on first
     /// start, in which case the new key is returned to be shown once).
     pub async fn auth_from_config(self, cfg: &crate::Config) -> Result<(Self, Option<NewKey>), crate::ServerError> {
-        let to_err = |e: AuthError| crate::ServerError::Config(format!("authentication: {e}"));
         if cfg.danger.allow_unauthenticated {
             tracing::warn!("danger.allow_unauthenticated is set: every caller is anonymous and may call every tool");
             return Ok((self.danger_allow_unauthenticated(), None));
         }
+        let (auth, new_key) = authenticator_from_config(cfg, self.secrets.as_ref(), self.events.clone()).await?;
+        Ok((self.authenticator(auth), new_key))
+    }
+}
+
+/// The authenticator `[auth]` describes (or the data directory's API keys), with every secret it
+/// references read now; `secrets` is the open store (opened from `cfg` when `None`). Also used to
+/// rebuild it after a rotation.
+pub async fn authenticator_from_config(
+    cfg: &crate::Config,
+    secrets_store: Option<&mcp_secrets::Secrets>,
+    events: Arc<dyn mcp_core::traits::AuditSink>,
+) -> Result<(Arc<CompositeAuthenticator>, Option<NewKey>), crate::ServerError> {
+    {
+        let to_err = |e: AuthError| crate::ServerError::Config(format!("authentication: {e}"));
         let (auth_cfg, mut secrets, new_key) = match &cfg.auth {
             Some(a) => {
                 let mut secrets = mcp_auth::Secrets::new();
@@ -160,7 +188,7 @@ impl crate::ServerBuilder {
                     })
                     .collect();
                 if !store_refs.is_empty() {
-                    let store = match &self.secrets {
+                    let store = match secrets_store {
                         Some(s) => s.clone(),
                         None => crate::secrets::open(cfg).await?,
                     };
@@ -186,7 +214,6 @@ impl crate::ServerBuilder {
                 (b.config, secrets, b.new_key)
             }
         };
-        let events = self.events.clone();
         let on_mismatch: mcp_transport::outbound::PinMismatchHook = Arc::new(move |_host: &str| {
             let e = SecurityEvent::new(
                 SecurityEventKind::TransportRejected,
@@ -211,6 +238,6 @@ impl crate::ServerBuilder {
             .build()
             .map_err(to_err)?;
         auth.warm_up().await.map_err(to_err)?;
-        Ok((self.authenticator(Arc::new(auth)), new_key))
+        Ok((Arc::new(auth), new_key))
     }
 }

@@ -146,3 +146,71 @@ impl ServerBuilder {
             .large_message_bytes(cfg.monitoring.alerts.large_message_bytes))
     }
 }
+
+/// Rebuild the authenticator when a secret it reads from the store (`{ secret = "name" }` in
+/// `[auth]`: a JWT HMAC key, the API-key pepper, an OAuth client secret) gets a new version —
+/// rotated by a schedule, by `mcp-server secrets rotate|set` in another process, or in Vault.
+/// Checked every `every` against the uncached backend; requests keep being served by the
+/// previous authenticator until the new one is ready, and a failed rebuild keeps it.
+pub fn spawn_auth_rotation_watch(
+    server: crate::McpServer,
+    cfg: Config,
+    secrets: mcp_secrets::Secrets,
+    every: std::time::Duration,
+) {
+    let names: Vec<mcp_core::traits::SecretName> = cfg
+        .auth
+        .as_ref()
+        .map(|a| {
+            a.secret_refs()
+                .into_iter()
+                .filter_map(|r| match r {
+                    mcp_auth::SecretRef::Secret(n) => mcp_core::traits::SecretName::parse(n).ok(),
+                    mcp_auth::SecretRef::Env(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut seen = versions(&secrets, &names).await;
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = versions(&secrets, &names).await;
+            if now == seen {
+                continue;
+            }
+            for n in &names {
+                secrets.cached().invalidate(n);
+            }
+            match crate::auth::authenticator_from_config(&cfg, Some(&secrets), server.event_sink()).await {
+                Ok((auth, _)) => {
+                    server.replace_authenticator(auth);
+                    seen = now;
+                    let e = mcp_core::SecurityEvent::new(
+                        mcp_core::SecurityEventKind::ConfigChange,
+                        "authentication secret rotated: authenticator rebuilt",
+                        std::time::SystemTime::now(),
+                    );
+                    server.emit(e);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a rotated authentication secret could not be loaded; keeping the previous one")
+                }
+            }
+        }
+    });
+}
+
+async fn versions(secrets: &mcp_secrets::Secrets, names: &[mcp_core::traits::SecretName]) -> Vec<Option<String>> {
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let v = secrets.backend().read(n, &mcp_secrets::VersionSelector::Current).await.ok();
+        out.push(v.map(|v| v.version.to_string()));
+    }
+    out
+}

@@ -100,6 +100,9 @@ pub struct ServerSection {
     pub sessions: SessionsSection,
     /// Roles of the stdio caller (`serve --stdio`: the local user who started the process).
     pub stdio_roles: Vec<String>,
+    /// How often the secrets `[auth]` reads from the store are checked for a new version
+    /// (then the authenticator is rebuilt without a restart), seconds.
+    pub secret_poll_secs: u64,
 }
 
 impl Default for ServerSection {
@@ -117,6 +120,7 @@ impl Default for ServerSection {
             max_listen_streams: 1000,
             sessions: SessionsSection::default(),
             stdio_roles: vec!["admin".into()],
+            secret_poll_secs: 30,
         }
     }
 }

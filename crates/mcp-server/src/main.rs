@@ -599,13 +599,15 @@ async fn serve(
     let _schedules = secrets
         .start_schedules(&mcp_server::secrets::effective(&cfg))
         .map_err(|e| ServerError::Config(format!("secrets.rotation: {e}")))?;
-    let (b, new_key) = builder(&cfg).secret_store(secrets).auth_from_config(&cfg).await?;
+    let (b, new_key) = builder(&cfg).secret_store(secrets.clone()).auth_from_config(&cfg).await?;
     let (b, audit) = b.protections_from_config(&cfg).await?.gdpr_from_config(&cfg)?.audit_from_config(&cfg)?;
     let server = b.authorization(cfg.authorization()).build()?;
     if let Some(a) = &audit {
         a.spawn_retention(&cfg);
     }
     let _breach_watch = breach_watch(&cfg, &server);
+    let poll = std::time::Duration::from_secs(cfg.server.secret_poll_secs.max(1));
+    mcp_server::spawn_auth_rotation_watch(server.clone(), cfg.clone(), secrets, poll);
     if let Some(k) = &new_key {
         announce_key(&cfg, k);
     }

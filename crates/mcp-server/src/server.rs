@@ -219,6 +219,11 @@ impl McpServer {
         self.0.hub.list_changed(crate::subscriptions::ListKind::Prompts);
     }
 
+    /// Where this server's security events go (log, audit, monitor).
+    pub(crate) fn event_sink(&self) -> Arc<dyn AuditSink> {
+        self.0.events.clone()
+    }
+
     /// Record a security event with every subscriber.
     pub(crate) fn emit(&self, e: SecurityEvent) {
         let _ = self.0.events.record(e);
@@ -339,7 +344,7 @@ impl ServerBuilder {
     /// Authenticate every HTTP request with `auth` (stdio callers are the local user).
     #[must_use]
     pub fn authenticator(mut self, auth: Arc<mcp_auth::CompositeAuthenticator>) -> Self {
-        self.auth = Some(crate::auth::AuthMode::Required(auth));
+        self.auth = Some(crate::auth::AuthMode::Required(Arc::new(arc_swap::ArcSwap::new(auth))));
         self
     }
 

@@ -286,3 +286,71 @@ fn security_check_and_hipaa_refusals() {
     let (ok, _, err) = cli(d, &["serve", "--config", cfg.to_str().unwrap()], b"");
     assert!(!ok && err.contains("hipaa.encryption") && err.contains("http.tls"), "{err}");
 }
+
+/// A JWT key rotated in the store by another process (`mcp-server secrets set`) is picked up by
+/// the running server: tokens signed with the new key work, the old key's stop working.
+#[test]
+fn rotated_jwt_key_is_used_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (old, new) = ("first-key-0123456789abcdef0123456789ab", "second-key-fedcba9876543210fedcba98765");
+    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], old.as_bytes());
+    assert!(ok, "{out}{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = {d:?}\nsecret_poll_secs = 1\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [monitoring.blocking]\nblock_after = 1000\n\
+             [auth]\nmethods = [\"jwt\"]\nresource = \"{resource}\"\n[auth.jwt]\nissuer = \"https://issuer.test\"\n\
+             algorithms = [\"HS256\"]\ncache_capacity = 0\nkeys = [{{ hmac_secret = {{ secret = \"jwt/hmac\" }} }}]\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims =
+        json!({"iss": "https://issuer.test", "aud": resource, "sub": "rotating", "iat": now, "exp": now + 600});
+    let status = |key: &str| {
+        let bearer = format!("Bearer {}", hs256(key.as_bytes(), &claims));
+        let h = [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+            ("authorization", &bearer),
+        ];
+        send(addr, "POST", &h, &modern_body(1, "tools/list", json!({}))).status
+    };
+    assert_eq!((status(old), status(new)), (200, 401));
+    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], new.as_bytes());
+    assert!(ok, "{out}{err}");
+    let mut switched = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        if status(new) == 200 {
+            switched = true;
+            break;
+        }
+    }
+    let old_after = status(old);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(switched, "the new key was not picked up");
+    assert_eq!(old_after, 401, "the old key still works after the rotation");
+}

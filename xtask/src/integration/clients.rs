@@ -194,7 +194,11 @@ fn api_key(server_bin: &Path, data_dir: &Path) -> Result<String> {
 fn start_http_server(server_bin: &Path, dir: &Path, data_dir: &Path) -> Result<Server> {
     let port = process::free_port()?;
     let mut cmd = Command::new(server_bin);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).env("MCP_SERVER__DATA_DIR", data_dir);
+    // Every client shares 127.0.0.1 and some checks are refused on purpose (no key, hidden and
+    // unknown tools): raise the automatic block threshold so each check sees its own answer.
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("MCP_SERVER__DATA_DIR", data_dir)
+        .env("MCP_MONITORING__BLOCKING__BLOCK_AFTER", "1000");
     Server::start(&mut cmd, port, &dir.join("http-server.log")).map_err(|e| format!("mcp-server did not start: {e}"))
 }
 

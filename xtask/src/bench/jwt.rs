@@ -30,9 +30,9 @@ pub const BENCH_LIMITS: &str = "
 # Added by `cargo xtask bench`: the default limits, with budgets far above the load.
 [rate_limit]
 limits = [
-  { name = \"ip_all\", scope = \"ip\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
-  { name = \"client_all\", scope = \"client\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
-  { name = \"client_tools\", scope = \"client\", applies_to = \"tools\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 100000000 },
+  { name = \"ip_all\", scope = \"ip\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 1000000 },
+  { name = \"client_all\", scope = \"client\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 1000000 },
+  { name = \"client_tools\", scope = \"client\", applies_to = \"tools\", algorithm = \"token_bucket\", rate_per_sec = 100000000.0, burst = 1000000 },
 ]
 ";
 

@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     health: AtomicU8,
     pub counters: Counters,
     hook: Option<HealthHook>,
+    /// The writer thread, to wake it for messages that must not wait for its next batch.
+    pub writer: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl fmt::Debug for Shared {
@@ -93,7 +95,23 @@ pub(crate) fn bump(c: &AtomicU64, n: u64) {
 
 impl Shared {
     pub(crate) fn new(policy: OnFailure, events: u16, include: u16, hook: Option<HealthHook>) -> Self {
-        Self { policy, events, include, health: AtomicU8::new(0), counters: Counters::default(), hook }
+        Self {
+            policy,
+            events,
+            include,
+            health: AtomicU8::new(0),
+            counters: Counters::default(),
+            hook,
+            writer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Wake the writer now (durability tickets, flush, rotate, shutdown). Plain records do not:
+    /// the writer collects them on its own schedule, so a request never pays a thread wake-up.
+    pub(crate) fn wake(&self) {
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
     }
 
     /// Set a degradation flag, reporting the transition from healthy.

@@ -110,10 +110,14 @@ impl FileAuditSink {
             bump(&s.counters.refused, 1);
             return Err(UNAVAILABLE);
         }
+        let urgent = !matches!(msg, Msg::Audit(_, None) | Msg::Event(_, None));
         match self.tx.try_send(msg) {
             Ok(()) => {
                 bump(&s.counters.accepted, 1);
                 s.clear(QUEUE_FULL);
+                if urgent {
+                    s.wake();
+                }
                 Ok(())
             }
             Err(TrySendError::Full(_)) => {
@@ -139,6 +143,7 @@ impl FileAuditSink {
         let (c, t) = ticket::ticket();
         // A send error drops the message and its completer, which fails the ticket.
         let _ = self.tx.send(make(c));
+        self.shared.wake();
         t
     }
 
@@ -214,12 +219,13 @@ impl AuditSink for FileAuditSink {
     fn flush(&self) -> BoxFuture<'_, Result<(), BackendError>> {
         let (c, t) = ticket::ticket();
         match self.tx.try_send(Msg::Flush(c)) {
-            Ok(()) => {}
+            Ok(()) => self.shared.wake(),
             Err(TrySendError::Full(msg)) => {
                 // Queue full: hand the blocking send to a helper thread instead of blocking here.
-                let tx = self.tx.clone();
+                let (tx, shared) = (self.tx.clone(), self.shared.clone());
                 let _ = std::thread::Builder::new().name("mcp-audit-flush".into()).spawn(move || {
                     let _ = tx.send(msg);
+                    shared.wake();
                 });
             }
             Err(TrySendError::Disconnected(_)) => {}

@@ -110,6 +110,7 @@ impl FileAuditSink {
             .name("mcp-audit-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| AuditError::io(&paths.active, "start the writer thread for", e))?;
+        let _ = shared.writer.set(thread.thread().clone());
         let sink = Self {
             tx: tx.clone(),
             shared: shared.clone(),
@@ -143,6 +144,7 @@ impl WriterHandle {
         let Some(thread) = self.thread.take() else { return Ok(()) };
         let (c, t) = ticket::ticket();
         let _ = self.tx.send(Msg::Shutdown(c));
+        self.shared.wake();
         let r = t.wait();
         let _ = thread.join();
         r

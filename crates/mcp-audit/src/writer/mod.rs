@@ -2,7 +2,7 @@
 //! with one `write`, applies the fsync policy, rotates, and retries after failures.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use mcp_core::{AuditRecord, Clock, SecurityEvent};
@@ -21,6 +21,10 @@ mod commit;
 
 const MAX_BATCH: usize = 4096;
 const MAX_BUF: usize = 4 << 20;
+/// How often a busy writer collects queued records.
+const BATCH_WAIT: Duration = Duration::from_millis(2);
+/// Without records for this long the writer blocks until the next message.
+const IDLE: Duration = Duration::from_millis(50);
 
 /// A message to the writer.
 pub(crate) enum Msg {
@@ -57,8 +61,43 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn run(mut self) {
+        // While records keep coming the writer collects them every BATCH_WAIT without blocking
+        // in `recv`, so senders never pay for waking it (messages that must not wait wake it
+        // explicitly); after IDLE without records it blocks in `recv` again.
+        let mut last_record = Instant::now();
         loop {
-            let first = match self.deadline() {
+            let mut n = 0;
+            while n < MAX_BATCH && self.buf.len() < MAX_BUF {
+                match self.rx.try_recv() {
+                    Ok(msg) => {
+                        n += 1;
+                        if self.handle(msg) {
+                            return;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        // Every sender is gone: write what is left and a shutdown record.
+                        let _ = self.commit(false);
+                        self.stop(None);
+                        return;
+                    }
+                }
+            }
+            let _ = self.commit(false);
+            self.tick();
+            if n > 0 {
+                last_record = Instant::now();
+            }
+            if n >= MAX_BATCH || self.buf.len() >= MAX_BUF {
+                continue;
+            }
+            let deadline = self.deadline();
+            if last_record.elapsed() < IDLE {
+                std::thread::park_timeout(deadline.map_or(BATCH_WAIT, |d| d.min(BATCH_WAIT)));
+                continue;
+            }
+            let first = match deadline {
                 None => match self.rx.recv() {
                     Ok(m) => Some(m),
                     Err(_) => break,
@@ -70,20 +109,11 @@ impl Writer {
                 },
             };
             if let Some(msg) = first {
-                let mut n = 1;
+                last_record = Instant::now();
                 if self.handle(msg) {
                     return;
                 }
-                while n < MAX_BATCH && self.buf.len() < MAX_BUF {
-                    let Ok(msg) = self.rx.try_recv() else { break };
-                    n += 1;
-                    if self.handle(msg) {
-                        return;
-                    }
-                }
             }
-            let _ = self.commit(false);
-            self.tick();
         }
         // Every sender is gone: write what is left and a shutdown record.
         self.stop(None);

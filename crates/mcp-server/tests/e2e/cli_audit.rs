@@ -12,16 +12,24 @@ struct Serve {
 }
 
 impl Serve {
+    /// `mcp-server serve` on a free port with the data dir `data` and the default config.
     fn start(data: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let env = [("MCP_SERVER__DATA_DIR", data.as_os_str()), ("MCP_LOGGING__LEVEL", "warn".as_ref())];
+        Self::spawn(&["serve", "--listen", &addr], &env, port, Stdio::null())
+    }
+
+    /// `mcp-server ARGS` (a server that will listen on `port`), stderr to `stderr`; waits until
+    /// it accepts connections.
+    fn spawn(args: &[&str], env: &[(&str, &std::ffi::OsStr)], port: u16, stderr: Stdio) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
-            .args(["serve", "--listen", &addr.to_string()])
-            .env("MCP_SERVER__DATA_DIR", data)
-            .env("MCP_LOGGING__LEVEL", "warn")
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let serve = Self { child, addr };
@@ -31,7 +39,7 @@ impl Serve {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("mcp-server serve did not start");
+        panic!("mcp-server {args:?} did not start");
     }
 
     /// SIGTERM and wait: the server drains and closes its audit log.
@@ -206,20 +214,13 @@ fn canary_secret_never_leaks() {
     )
     .unwrap();
     let log = d.join("server.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..200 {
-        if TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let server = Serve::spawn(
+        &["serve", "--config", config.to_str().unwrap()],
+        &[],
+        port,
+        std::fs::File::create(&log).unwrap().into(),
+    );
+    let addr = server.addr;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({"iss": "https://issuer.test", "aud": resource, "sub": "canary-client", "iat": now, "exp": now + 600, "roles": ["user"]});
     let good = hs256(canary.as_bytes(), &claims);
@@ -242,8 +243,7 @@ fn canary_secret_never_leaks() {
     assert!(bodies[1].contains("hello"), "the valid token works: {}", bodies[1]);
     assert!(bodies[0].contains("REDACTED"), "an echoed secret is masked: {}", bodies[0]);
     assert!(bodies[2].contains("401"), "a forged token is refused: {}", bodies[2]);
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    server.stop();
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("canary-client"), "the log has the run: {logged}");
     let audit: String = std::fs::read_dir(d.join("audit"))
@@ -309,20 +309,8 @@ fn rotated_jwt_key_is_used_without_restart() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..200 {
-        if TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let server = Serve::spawn(&["serve", "--config", config.to_str().unwrap()], &[], port, Stdio::null());
+    let addr = server.addr;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims =
         json!({"iss": "https://issuer.test", "aud": resource, "sub": "rotating", "iat": now, "exp": now + 600});
@@ -349,8 +337,7 @@ fn rotated_jwt_key_is_used_without_restart() {
         }
     }
     let old_after = status(old);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(switched, "the new key was not picked up");
     assert_eq!(old_after, 401, "the old key still works after the rotation");
 }

@@ -192,6 +192,33 @@ fn hs256(secret: &[u8], claims: &Value) -> String {
     format!("{input}.{}", b64(tag.as_ref()))
 }
 
+/// `key` stored as `jwt/hmac` in the data dir `d`, and `mcp-server serve` accepting HS256 JWTs
+/// signed with it (`extra` TOML sections, `jwt_extra` keys of `[auth.jwt]`, `env` more `MCP_*`
+/// variables); returns the server and its resource URI.
+fn jwt_server(
+    d: &std::path::Path,
+    key: &str,
+    extra: &str,
+    jwt_extra: &str,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Serve, String) {
+    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], key.as_bytes());
+    assert!(ok, "{out}{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let config = d.join("server.toml");
+    let text = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n\
+         [auth]\nmethods = [\"jwt\"]\nresource = \"{resource}\"\n[auth.jwt]\nissuer = \"https://issuer.test\"\n\
+         algorithms = [\"HS256\"]\n{jwt_extra}keys = [{{ hmac_secret = {{ secret = \"jwt/hmac\" }} }}]\n{extra}"
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut vars = vec![("MCP_SERVER__DATA_DIR", d.as_os_str())];
+    vars.extend(env.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(*v))));
+    (Serve::spawn(&["serve", "--config", config.to_str().unwrap()], &vars, port, stderr), resource)
+}
+
 /// A known secret (the JWT signing key, kept in the secret store) never shows up in the server's
 /// log (at debug level), its audit files or any response — even when a client sends it.
 #[test]
@@ -199,27 +226,9 @@ fn canary_secret_never_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let canary = "CANARY-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
-    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], canary.as_bytes());
-    assert!(ok, "{out}{err}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let resource = format!("http://127.0.0.1:{port}/mcp");
-    let config = d.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ndata_dir = {d:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n[logging]\nlevel = \"debug\"\n\
-             [auth]\nmethods = [\"jwt\"]\nresource = \"{resource}\"\n[auth.jwt]\nissuer = \"https://issuer.test\"\n\
-             algorithms = [\"HS256\"]\nkeys = [{{ hmac_secret = {{ secret = \"jwt/hmac\" }} }}]\n"
-        ),
-    )
-    .unwrap();
     let log = d.join("server.log");
-    let server = Serve::spawn(
-        &["serve", "--config", config.to_str().unwrap()],
-        &[],
-        port,
-        std::fs::File::create(&log).unwrap().into(),
-    );
+    let (server, resource) =
+        jwt_server(d, canary, "[logging]\nlevel = \"debug\"\n", "", &[], std::fs::File::create(&log).unwrap().into());
     let addr = server.addr;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({"iss": "https://issuer.test", "aud": resource, "sub": "canary-client", "iat": now, "exp": now + 600, "roles": ["user"]});
@@ -294,22 +303,9 @@ fn rotated_jwt_key_is_used_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (old, new) = ("first-key-0123456789abcdef0123456789ab", "second-key-fedcba9876543210fedcba98765");
-    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], old.as_bytes());
-    assert!(ok, "{out}{err}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let resource = format!("http://127.0.0.1:{port}/mcp");
-    let config = d.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ndata_dir = {d:?}\nsecret_poll_secs = 1\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
-             [monitoring.blocking]\nblock_after = 1000\n\
-             [auth]\nmethods = [\"jwt\"]\nresource = \"{resource}\"\n[auth.jwt]\nissuer = \"https://issuer.test\"\n\
-             algorithms = [\"HS256\"]\ncache_capacity = 0\nkeys = [{{ hmac_secret = {{ secret = \"jwt/hmac\" }} }}]\n"
-        ),
-    )
-    .unwrap();
-    let server = Serve::spawn(&["serve", "--config", config.to_str().unwrap()], &[], port, Stdio::null());
+    let extra = "[monitoring.blocking]\nblock_after = 1000\n";
+    let poll = [("MCP_SERVER__SECRET_POLL_SECS", "1")];
+    let (server, resource) = jwt_server(d, old, extra, "cache_capacity = 0\n", &poll, Stdio::null());
     let addr = server.addr;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims =

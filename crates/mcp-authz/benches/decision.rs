@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mcp_authz::{AccessRule, AuthorizationConfig, CodeRules, Permissions, Policy, RoleConfig, ToolRule};
+use mcp_authz::{AccessRule, AuthorizationConfig, CodeRules, Permissions, Policy, RoleConfig, TargetKind, ToolRule};
 use mcp_core::{Action, AuthMethod, Principal};
 
 fn policy() -> Policy {
@@ -35,6 +35,11 @@ fn policy() -> Policy {
     for t in 500..1000 {
         code.tool(format!("tool_{t}"), AccessRule::new().permission(format!("tools:execute:tool_{t}")));
     }
+    // The server declares every tool it serves, with or without a rule.
+    for t in 0..1000 {
+        code.serves(TargetKind::Tool, format!("tool_{t}"));
+    }
+    code.serves(TargetKind::Tool, "tool_without_rule");
     Policy::compile(&config, &code).expect("bench policy compiles")
 }
 
@@ -53,6 +58,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide/deny_rule", |b| b.iter(|| black_box(policy.decide(&user, black_box(denied.clone())))));
     c.bench_function("decide/no_rule_default", |b| {
         b.iter(|| black_box(policy.decide(&user, black_box(unruled.clone()))))
+    });
+    // A name the server does not serve (answered "unknown tool" anyway): the denial builds its
+    // permission text.
+    let unserved = Action::call_tool("tool_not_served");
+    c.bench_function("decide/no_rule_unserved", |b| {
+        b.iter(|| black_box(policy.decide(&user, black_box(unserved.clone()))))
     });
     let mut direct = user.clone();
     direct.permissions.insert("tools:execute:tool_without_rule".parse().expect("valid permission"));

@@ -180,8 +180,14 @@ impl<'a> Subject<'a> {
             Target::Fixed(i) | Target::Resource(i, _) => {
                 self.granted(self.policy.fixed.get(i), FIXED.get(i).copied().unwrap_or("").split(':'))
             }
-            Target::Tool(name) => self.granted(grantors, ["tools", "execute", &sanitized(name)].into_iter()),
-            Target::Prompt(name) => self.granted(grantors, ["prompts", "get", &sanitized(name)].into_iter()),
+            Target::Tool(name) => {
+                let grantors = grantors.or_else(|| self.policy.defaults.named(target).map(|d| &d.grantors));
+                self.granted(grantors, ["tools", "execute", &sanitized(name)].into_iter())
+            }
+            Target::Prompt(name) => {
+                let grantors = grantors.or_else(|| self.policy.defaults.named(target).map(|d| &d.grantors));
+                self.granted(grantors, ["prompts", "get", &sanitized(name)].into_iter())
+            }
             Target::Unknown => false,
         }
     }
@@ -200,7 +206,14 @@ impl<'a> Subject<'a> {
     #[cold]
     fn denial(&self, action: &Action, v: Verdict, audit: bool) -> Denial {
         let rule = v.rule.map(|i| &self.policy.rules.rules[i]);
-        let required = rule.and_then(|r| r.permission.clone()).unwrap_or_else(|| action.required_permission());
+        // Known targets have their default permission and rule id precompiled: no allocation.
+        let (required, default_rule) = match rule.and_then(|r| r.permission.clone()) {
+            Some(p) => (p, None),
+            None => match self.policy.defaults.required(Target::of(action)) {
+                Some((p, id)) => (p, Some(id)),
+                None => (action.required_permission(), None),
+            },
+        };
         let permission_could_admit = rule.is_none_or(|r| r.permission.is_some() || r.uses_default_permission());
         let scopes = if self.principal.method == AuthMethod::OAuth && permission_could_admit {
             self.policy.scopes.step_up(&self.principal.scopes, &required)
@@ -209,7 +222,7 @@ impl<'a> Subject<'a> {
         };
         let rule_id = match rule {
             Some(r) => r.id.clone(),
-            None => format!("default:{required}").into(),
+            None => default_rule.unwrap_or_else(|| format!("default:{required}").into()),
         };
         let reason = if scopes.is_empty() { v.reason } else { "insufficient scope" };
         Denial { reason, required, rule: rule_id, scopes, audit }

@@ -16,8 +16,11 @@
 //! Cost: a decision resolves the principal's role and scope names to bitsets (one hash lookup
 //! each), finds the rule (one or two lookups) and, for a rule, intersects the principal's bitsets
 //! with the precomputed set of roles and scopes that grant the rule's permission; a target with
-//! no rule walks a segment trie. Allowing allocates nothing (except for tool or prompt names that
-//! are not valid permission segments); a denial allocates its [`mcp_core::Denial`].
+//! no rule walks a segment trie, or for the tools and prompts the server declares with
+//! [`CodeRules::serves`] intersects precompiled grantor masks. Allowing allocates nothing (except
+//! for tool or prompt names that are not valid permission segments); a denial about a declared or
+//! ruled target, or a target-less action, shares the permission and rule id compiled into the
+//! policy and allocates nothing either; only a denial about an undeclared name builds its text.
 //!
 //! ```
 //! use mcp_authz::{AuthorizationConfig, CodeRules, Policy, PolicyAuthorizer};
@@ -41,6 +44,7 @@ mod authorizer;
 mod bits;
 mod config;
 mod decide;
+mod defaults;
 mod error;
 mod explain;
 mod grants;

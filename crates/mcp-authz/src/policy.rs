@@ -9,11 +9,12 @@ use mcp_core::{Action, Decision, Denial, Principal};
 use crate::bits::Mask;
 use crate::config::AuthorizationConfig;
 use crate::decide::FIXED;
+use crate::defaults::Defaults;
 use crate::error::AuthzError;
 use crate::grants::{GrantTrie, Holder};
 use crate::index::RuleSet;
 use crate::roles::RoleTable;
-use crate::rule::{CodeRules, specs};
+use crate::rule::{CodeRules, TargetKind, specs};
 use crate::scope::ScopeTable;
 
 /// An RBAC policy compiled for fast, allocation-free decisions.
@@ -46,6 +47,8 @@ pub struct Policy {
     pub(crate) rules: RuleSet,
     /// Grantors of each permission in [`FIXED`].
     pub(crate) fixed: [Mask; FIXED.len()],
+    /// Default permissions of the known tools and prompts and of the target-less actions.
+    pub(crate) defaults: Defaults,
 }
 
 impl Policy {
@@ -77,6 +80,8 @@ impl Policy {
         }
         let rules = RuleSet::compile(specs(config, code), &mut roles, &trie)?;
         let fixed = FIXED.map(|p| trie.grantors(p.split(':')));
+        let defaults =
+            Defaults::compile(&trie, code.named(TargetKind::Tool, config), code.named(TargetKind::Prompt, config));
         Ok(Self {
             enabled: config.enabled,
             hide_forbidden: config.hide_forbidden,
@@ -86,6 +91,7 @@ impl Policy {
             trie,
             rules,
             fixed,
+            defaults,
         })
     }
 
@@ -100,6 +106,7 @@ impl Policy {
             trie: GrantTrie::default(),
             rules: RuleSet::default(),
             fixed: [Mask::default(); FIXED.len()],
+            defaults: Defaults::default(),
         }
     }
 

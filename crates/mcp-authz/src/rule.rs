@@ -13,7 +13,7 @@
 //! config rule decides; otherwise the most specific code rule; otherwise the default permission.
 //! Within one origin an exact name beats a prefix pattern, and a longer prefix beats a shorter.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::config::{AuthorizationConfig, PromptRule, ResourceRule, ToolRule};
@@ -125,6 +125,7 @@ impl AccessRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CodeRules {
     rules: [BTreeMap<String, AccessRule>; 3],
+    served: [BTreeSet<String>; 3],
 }
 
 impl CodeRules {
@@ -146,6 +147,27 @@ impl CodeRules {
     /// The rule for a prompt name (or prefix pattern ending in `*`).
     pub fn prompt(&mut self, name: impl Into<String>, rule: AccessRule) -> &mut Self {
         self.add(TargetKind::Prompt, name.into(), rule)
+    }
+
+    /// Declare a tool or prompt name the server serves, with or without a rule. Its default
+    /// permission is compiled into the policy, so that deciding about it allocates nothing, not
+    /// even for a denial. Decisions are the same with or without it.
+    pub fn serves(&mut self, kind: TargetKind, name: impl Into<String>) -> &mut Self {
+        self.served[kind.index()].insert(name.into());
+        self
+    }
+
+    /// The names of `kind` whose default permission is precompiled: the served names and the
+    /// exact (not prefix) rule names of both origins.
+    pub(crate) fn named<'a>(&'a self, kind: TargetKind, config: &'a AuthorizationConfig) -> Vec<&'a str> {
+        let from_config: Vec<&str> = match kind {
+            TargetKind::Tool => config.tools.iter().map(|t| t.name.as_str()).collect(),
+            TargetKind::Prompt => config.prompts.iter().map(|p| p.name.as_str()).collect(),
+            TargetKind::Resource => Vec::new(),
+        };
+        let k = kind.index();
+        let code = self.rules[k].keys().chain(&self.served[k]).map(String::as_str);
+        from_config.into_iter().chain(code).filter(|n| !n.ends_with('*')).collect()
     }
 
     /// The rule registered for `kind` and exactly `pattern`.
@@ -219,5 +241,8 @@ mod tests {
         let s = specs(&cfg, &code);
         assert_eq!(s.len(), 2);
         assert!(s.iter().all(|s| s.origin == Origin::Code));
+        code.serves(TargetKind::Tool, "served").tool("pre*", AccessRule::new());
+        assert_eq!(code.named(TargetKind::Tool, &cfg), ["x", "served"]);
+        assert_eq!(code.named(TargetKind::Prompt, &cfg), ["p"]);
     }
 }

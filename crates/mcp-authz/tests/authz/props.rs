@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use mcp_authz::{AuthorizationConfig, CodeRules, Permissions, Policy, RoleConfig, ToolRule};
+use mcp_authz::{AuthorizationConfig, CodeRules, Permissions, Policy, RoleConfig, TargetKind, ToolRule};
 use mcp_core::{Action, AuthMethod, Decision, Principal};
 use proptest::prelude::*;
 
@@ -14,6 +14,23 @@ proptest! {
         let policy = m.policy();
         for a in actions() {
             prop_assert_eq!(policy.decide(&p, a.clone()).is_allowed(), oracle(&m, &p, &a), "{:?}", a);
+        }
+    }
+
+    #[test]
+    fn served_names_change_no_decision((m, p) in setup()) {
+        let plain = m.policy();
+        let mut code = CodeRules::new();
+        for t in TOOLS.iter().chain(["zz"].iter()) {
+            code.serves(TargetKind::Tool, *t);
+        }
+        for n in PROMPTS {
+            code.serves(TargetKind::Prompt, *n);
+        }
+        let served = Policy::compile(&m.config(), &code).expect("compiles");
+        for a in actions() {
+            // Same verdict, same denial (required permission, rule id, scopes, reason, audit).
+            prop_assert_eq!(format!("{:?}", served.decide(&p, a.clone())), format!("{:?}", plain.decide(&p, a.clone())));
         }
     }
 

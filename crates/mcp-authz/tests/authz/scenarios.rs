@@ -1,6 +1,8 @@
 //! End-to-end scenarios from TOML.
 
-use mcp_authz::{AccessRule, AuthorizationConfig, AuthzError, CodeRules, LintFinding, Origin, Policy, parse_call};
+use mcp_authz::{
+    AccessRule, AuthorizationConfig, AuthzError, CodeRules, LintFinding, Origin, Policy, TargetKind, parse_call,
+};
 use mcp_core::{Action, AuthMethod, Principal};
 
 use crate::support::{allowed, denied, oauth, policy, policy_with, with_roles};
@@ -201,4 +203,28 @@ fn list_filtering_hides_forbidden_items() {
 fn unused_roles_are_reported() {
     let p = policy("[roles.empty]\n[roles.base]\n[roles.child]\ninherits = [\"base\"]\npermissions = [\"x\"]");
     assert_eq!(p.lint(&[], &[], &[]), vec![LintFinding::UnusedRole { role: "empty".into() }]);
+}
+
+#[test]
+fn denials_of_served_targets_share_precompiled_text() {
+    let mut code = CodeRules::new();
+    code.serves(TargetKind::Tool, "secret").serves(TargetKind::Prompt, "greet");
+    let policy = policy_with("[roles.user]\npermissions = [\"tools:list\"]\n", &code);
+    let user = with_roles(AuthMethod::ApiKey, &["user"]);
+    let deny = |a: Action| match policy.decide(&user, a) {
+        mcp_core::Decision::Deny(d) => d,
+        mcp_core::Decision::Allow(_) => panic!("allowed"),
+    };
+    for action in [Action::call_tool("secret"), Action::GetPrompt("greet".into()), Action::ReadResource("x:/".into())] {
+        let (a, b) = (deny(action.clone()), deny(action.clone()));
+        // Both denials point at the text compiled into the policy: nothing was built per decision.
+        assert!(std::sync::Arc::ptr_eq(&a.rule, &b.rule), "{action:?}");
+        assert_eq!(a.required.as_str().as_ptr(), b.required.as_str().as_ptr(), "{action:?}");
+        assert_eq!(a.required, action.required_permission());
+        assert_eq!(&*a.rule, format!("default:{}", a.required));
+    }
+    // A name the server does not serve is decided the same way, with text built on the spot.
+    let (a, b) = (deny(Action::call_tool("other")), deny(Action::call_tool("other")));
+    assert!(!std::sync::Arc::ptr_eq(&a.rule, &b.rule));
+    assert_eq!(&*a.rule, "default:tools:execute:other");
 }

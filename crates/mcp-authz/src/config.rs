@@ -17,11 +17,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The `[authorization]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationConfig {
     /// Authorization on (default). **`false` allows every action to every caller**, authenticated
@@ -57,6 +57,27 @@ fn yes() -> bool {
     true
 }
 
+impl AuthorizationConfig {
+    /// SHA-256 of the canonical JSON of this configuration (keys sorted, defaults filled in):
+    /// equal for equal policies however the file was written, so an audit record can name the
+    /// policy before and after a reload without carrying its content.
+    ///
+    /// ```
+    /// let a: mcp_authz::AuthorizationConfig = serde_json::from_str(r#"{"default_role": null}"#).unwrap();
+    /// assert_eq!(a.digest(), mcp_authz::AuthorizationConfig::default().digest());
+    /// let b = mcp_authz::AuthorizationConfig { enabled: false, ..a };
+    /// assert_ne!(b.digest(), mcp_authz::AuthorizationConfig::default().digest());
+    /// ```
+    pub fn digest(&self) -> [u8; 32] {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let mut bytes = Vec::new();
+        mcp_core::canonical_json(&value, &mut bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
+        out
+    }
+}
+
 impl Default for AuthorizationConfig {
     /// Enabled, hiding forbidden items, no roles, no scopes, no rules: everything is denied.
     fn default() -> Self {
@@ -74,7 +95,7 @@ impl Default for AuthorizationConfig {
 }
 
 /// One `[authorization.roles.<name>]` table.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
     /// `["tools:list", ...]`, or `"all"` for every permission.
@@ -97,6 +118,15 @@ pub enum Permissions {
 impl Default for Permissions {
     fn default() -> Self {
         Self::List(Vec::new())
+    }
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::All => serializer.serialize_str("all"),
+            Self::List(list) => list.serialize(serializer),
+        }
     }
 }
 
@@ -127,7 +157,7 @@ impl<'de> Deserialize<'de> for Permissions {
 macro_rules! rule_struct {
     ($(#[$doc:meta])* $name:ident, $key:ident, $key_doc:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             #[doc = $key_doc]
@@ -179,6 +209,23 @@ mod tests {
         let r: RoleConfig = serde_json::from_value(json!({"permissions": "all"})).expect("all");
         assert_eq!(r.permissions, Permissions::All);
         assert!(serde_json::from_value::<RoleConfig>(json!({"permissions": "everything"})).is_err());
+    }
+
+    #[test]
+    fn serializes_back_to_the_same_config() {
+        let text = json!({
+            "default_role": "user",
+            "roles": { "user": { "permissions": ["tools:list"] }, "admin": { "permissions": "all" } },
+            "tools": [{ "name": "x", "roles": ["admin"], "audit_log": true }]
+        });
+        let c: AuthorizationConfig = serde_json::from_value(text).expect("config");
+        let back: AuthorizationConfig =
+            serde_json::from_value(serde_json::to_value(&c).expect("serializes")).expect("reads back");
+        assert_eq!(back, c);
+        assert_eq!(back.digest(), c.digest());
+        let mut other = c.clone();
+        other.tools[0].audit_log = false;
+        assert_ne!(other.digest(), c.digest());
     }
 
     #[test]

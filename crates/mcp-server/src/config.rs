@@ -103,6 +103,9 @@ pub struct ServerSection {
     /// How often the secrets `[auth]` reads from the store are checked for a new version
     /// (then the authenticator is rebuilt without a restart), seconds.
     pub secret_poll_secs: u64,
+    /// A tool replaced at runtime with a changed definition: `"audit"` (accept and record
+    /// `tool_definition_changed`, default) or `"refuse"` (keep the old one, record the attempt).
+    pub pin_tool_definitions: crate::PinMode,
 }
 
 impl Default for ServerSection {
@@ -121,6 +124,7 @@ impl Default for ServerSection {
             sessions: SessionsSection::default(),
             stdio_roles: vec!["admin".into()],
             secret_poll_secs: 30,
+            pin_tool_definitions: crate::PinMode::default(),
         }
     }
 }
@@ -320,6 +324,7 @@ impl Config {
             },
             max_listen_streams: s.max_listen_streams,
             stdio_roles: s.stdio_roles.clone(),
+            pin_tool_definitions: s.pin_tool_definitions,
         }
     }
 }

@@ -159,7 +159,7 @@ impl McpServer {
     /// Capabilities this server declares.
     pub(crate) fn capabilities(&self, era: Era) -> Value {
         let mut caps = Map::new();
-        if !self.0.tools.is_empty() {
+        if !self.tools().specs.is_empty() {
             caps.insert("tools".into(), json!({"listChanged": true}));
         }
         if !self.0.resources.is_empty() || !self.0.templates.is_empty() {
@@ -238,7 +238,7 @@ impl McpServer {
                         call.verdict.force_audit();
                     }
                     // A hidden list is an empty list, as if nothing were registered.
-                    let hide = self.0.authz.as_ref().is_some_and(|a| a.hide_forbidden);
+                    let hide = self.0.authz.as_ref().is_some_and(crate::guard::Authz::hides);
                     if !(list && hide && e.code != codes::INSUFFICIENT_SCOPE) {
                         call.verdict.set(mcp_core::AuditOutcome::Denied);
                         return Err(e);
@@ -260,7 +260,7 @@ impl McpServer {
             "server/discover" if era == Era::Modern => Ok(self.discover_result()),
             "tools/list" => self.list(
                 &call.params,
-                &self.0.tools,
+                &self.tools().specs,
                 "tools",
                 |t| show && self.may(p, Action::CallTool(t.tool.name.as_str().into())),
                 |t| t.listing.clone(),
@@ -465,10 +465,13 @@ impl McpServer {
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: arguments must be an object")),
         };
-        let Some(&idx) = self.0.tool_index.get(name) else {
+        // One registry for the whole call, even if the tool is replaced meanwhile.
+        let tools = self.tools();
+        let Some(&idx) = tools.index.get(name) else {
             return Err(err(codes::INVALID_PARAMS, "Unknown tool"));
         };
-        if let Some(purpose) = &spec_consent(self, idx)
+        let spec = &tools.specs[idx];
+        if let Some(purpose) = &spec.consent
             && !self.0.consent.as_ref().is_some_and(|c| c.has(&call.principal.id, purpose))
         {
             let e = mcp_core::SecurityEvent::new(
@@ -493,16 +496,15 @@ impl McpServer {
             call.verdict.set(mcp_core::AuditOutcome::RateLimited);
             return Err(e);
         }
-        match self.check_tool_input(call, idx, name, &args) {
+        match self.check_tool_input(call, &tools.checks[idx], name, &args) {
             Ok(()) => {}
             Err(crate::validation::Refusal::Arguments(text)) => return Ok(self.tool_error(text)),
             Err(crate::validation::Refusal::Error(e)) => return Err(e),
         }
-        let spec = &self.0.tools[idx];
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
         let (input, binding) = self.input_mode(call, name, call.params.get("arguments"))?;
         let mut ctx = self.context(call, input);
-        if let Some(scoped) = &self.0.tool_secrets[idx]
+        if let Some(scoped) = &tools.secrets[idx]
             && let Some(inner) = Arc::get_mut(&mut ctx.0)
         {
             inner.secrets = Some(scoped.clone());
@@ -510,7 +512,7 @@ impl McpServer {
         match self.run(call, handler(args, ctx.clone())).await? {
             Ok(result) => {
                 let mut v = serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
-                self.check_tool_output(call, idx, name, &v)?;
+                self.check_tool_output(call, &tools.checks[idx], name, &v)?;
                 self.mask(&mut v);
                 Ok(v)
             }
@@ -678,10 +680,6 @@ impl Binding<'_> {
     fn text(&self) -> String {
         crate::state::binding(self.method, self.target, self.args)
     }
-}
-
-fn spec_consent(server: &McpServer, idx: usize) -> Option<String> {
-    server.0.tools[idx].consent.clone()
 }
 
 fn audit_unavailable() -> ErrorObject {

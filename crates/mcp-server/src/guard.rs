@@ -18,8 +18,21 @@ pub(crate) struct Authz {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     /// The compiled policy, when the authorizer is the built-in one (explain, lint).
     pub(crate) policy: Option<Arc<mcp_authz::PolicyAuthorizer>>,
-    /// Answer a role denial exactly like an unknown tool / resource / prompt.
+    /// Answer a role denial exactly like an unknown tool / resource / prompt (custom
+    /// authorizers; the built-in policy says it itself, so a reload can change it).
     pub(crate) hide_forbidden: bool,
+    /// What the built-in policy is compiled from, for reloads.
+    pub(crate) source: Option<Arc<crate::reload::PolicySource>>,
+}
+
+impl Authz {
+    /// True when role denials are hidden as "unknown".
+    pub(crate) fn hides(&self) -> bool {
+        match &self.policy {
+            Some(p) => p.policy().hide_forbidden(),
+            None => self.hide_forbidden,
+        }
+    }
 }
 
 /// The action a request asks for; `None` for methods outside authorization (`ping`,
@@ -80,7 +93,7 @@ impl McpServer {
                     e = e.with_resource(t.clone());
                 }
                 self.emit(e);
-                Err((denied(&action, &denial, authz.hide_forbidden, call.protocol.era()), denial.audit))
+                Err((denied(&action, &denial, authz.hides(), call.protocol.era()), denial.audit))
             }
         }
     }

@@ -385,8 +385,9 @@ impl HttpFront {
     /// `Mcp-Param-*` headers mirror arguments whose schema property carries `x-mcp-header`.
     fn check_param_headers(&self, h: &HeaderMap, params: &Value) -> Result<(), &'static str> {
         let Some(name) = params.get("name").and_then(Value::as_str) else { return Ok(()) };
-        let Some(&i) = self.server.0.tool_index.get(name) else { return Ok(()) };
-        let Some(props) = self.server.0.tools[i].tool.input_schema.get("properties").and_then(Value::as_object) else {
+        let tools = self.server.0.tools.load();
+        let Some(&i) = tools.index.get(name) else { return Ok(()) };
+        let Some(props) = tools.specs[i].tool.input_schema.get("properties").and_then(Value::as_object) else {
             return Ok(());
         };
         let args = params.get("arguments");

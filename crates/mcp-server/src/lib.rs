@@ -34,12 +34,14 @@ mod guard;
 mod handler;
 mod http;
 mod limits;
+mod reload;
 pub mod secrets;
 mod server;
 mod session;
 mod state;
 pub mod stdio;
 mod subscriptions;
+mod tools;
 mod validation;
 mod watch;
 
@@ -51,9 +53,11 @@ pub use context::{LogLevel, RequestContext};
 pub use error::{ServerError, http_status_for};
 pub use handler::{HandlerError, PromptSpec, ResourceSpec, ResourceTemplateSpec, ToolSpec};
 pub use http::HttpFront;
+pub use reload::{PolicyReload, spawn_policy_reload_on_sighup};
 pub use server::{McpServer, ServerBuilder, ServerSettings, TracingSink};
 pub use session::SessionLimits;
 pub use subscriptions::ListKind;
+pub use tools::{PinMode, ToolReplaced};
 pub use validation::ValidationConfig;
 
 use std::future::Future;

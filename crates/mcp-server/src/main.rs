@@ -535,7 +535,9 @@ fn security_check(config: Option<PathBuf>, json: bool, strict: bool) -> ExitCode
 fn check_config(cfg: &Config, file: &std::path::Path) -> Result<(), ServerError> {
     let server = builder(cfg).danger_allow_unauthenticated().authorization(cfg.authorization()).build()?;
     if let Some(policy) = server.authorization_policy() {
-        let findings = policy.lint(&server.tool_names(), &server.resource_uris(), &server.prompt_names());
+        let tools = server.tool_names();
+        let tools: Vec<&str> = tools.iter().map(String::as_str).collect();
+        let findings = policy.lint(&tools, &server.resource_uris(), &server.prompt_names());
         for f in &findings {
             println!("{f}");
         }
@@ -588,6 +590,7 @@ async fn serve(
             .gdpr_from_config(&cfg)?
             .audit_from_config(&cfg)?;
         let server = b.build()?;
+        mcp_server::spawn_policy_reload_on_sighup(server.clone(), config.clone());
         tracing::info!("serving MCP on stdio");
         let served = mcp_server::stdio::serve_stdio(server).await;
         close_audit(audit).await;
@@ -606,6 +609,7 @@ async fn serve(
         a.spawn_retention(&cfg);
     }
     let _breach_watch = breach_watch(&cfg, &server);
+    mcp_server::spawn_policy_reload_on_sighup(server.clone(), config.clone());
     let poll = std::time::Duration::from_secs(cfg.server.secret_poll_secs.max(1));
     mcp_server::spawn_auth_rotation_watch(server.clone(), cfg.clone(), secrets, poll);
     if let Some(k) = &new_key {

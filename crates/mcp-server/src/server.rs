@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub max_listen_streams: usize,
     /// Roles of the stdio caller (the local user who started the process).
     pub stdio_roles: Vec<String>,
+    /// What [`McpServer::replace_tool`] does with a changed tool definition.
+    pub pin_tool_definitions: crate::tools::PinMode,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +51,7 @@ impl Default for ServerSettings {
             sessions: crate::session::SessionLimits::default(),
             max_listen_streams: 1000,
             stdio_roles: vec!["admin".into()],
+            pin_tool_definitions: crate::tools::PinMode::default(),
         }
     }
 }
@@ -87,8 +90,10 @@ impl AuditSink for TracingSink {
 pub(crate) struct Inner {
     pub(crate) info: Implementation,
     pub(crate) instructions: Option<String>,
-    pub(crate) tools: Vec<ToolSpec>,
-    pub(crate) tool_index: HashMap<String, usize>,
+    /// The tool registry, swapped whole when a tool is replaced.
+    pub(crate) tools: arc_swap::ArcSwap<crate::tools::ToolTable>,
+    /// Pinned tool-definition hashes; also the lock serializing tool replacements.
+    pub(crate) pins: std::sync::Mutex<mcp_authz::ToolPins>,
     pub(crate) resources: Vec<ResourceSpec>,
     pub(crate) resource_index: HashMap<String, usize>,
     pub(crate) templates: Vec<ResourceTemplateSpec>,
@@ -102,8 +107,6 @@ pub(crate) struct Inner {
     pub(crate) listeners: Arc<std::sync::atomic::AtomicUsize>,
     pub(crate) auth: crate::auth::AuthMode,
     pub(crate) secrets: Option<mcp_secrets::Secrets>,
-    /// Per tool (same order as `tools`): the scoped view of its declared secrets.
-    pub(crate) tool_secrets: Vec<Option<mcp_secrets::ScopedSecrets>>,
     /// Authorization; `None` only when the builder was told to skip it.
     pub(crate) authz: Option<crate::guard::Authz>,
     /// The audit log: one record per decoded request.
@@ -141,7 +144,7 @@ impl std::fmt::Debug for McpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpServer")
             .field("name", &self.0.info.name)
-            .field("tools", &self.0.tools.len())
+            .field("tools", &self.tools().specs.len())
             .finish_non_exhaustive()
     }
 }
@@ -185,7 +188,8 @@ impl McpServer {
 
     /// Tool names and resource URIs tagged as protected health information.
     pub fn phi_targets(&self) -> std::collections::HashSet<String> {
-        let tools = self.0.tools.iter().filter(|t| t.phi).map(|t| t.tool.name.clone());
+        let table = self.tools();
+        let tools = table.specs.iter().filter(|t| t.phi).map(|t| t.tool.name.clone());
         tools.chain(self.0.resources.iter().filter(|r| r.phi).map(|r| r.resource.uri.clone())).collect()
     }
 
@@ -200,8 +204,8 @@ impl McpServer {
     }
 
     /// Names of the registered tools, in registration order.
-    pub fn tool_names(&self) -> Vec<&str> {
-        self.0.tools.iter().map(|t| t.tool.name.as_str()).collect()
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools().specs.iter().map(|t| t.tool.name.clone()).collect()
     }
 
     /// Tell subscribers that a resource changed (`notifications/resources/updated`).
@@ -337,7 +341,7 @@ impl ServerBuilder {
     /// leak; OAuth scope denials always answer 403 `insufficient_scope`.
     #[must_use]
     pub fn authorizer(mut self, authorizer: Arc<dyn mcp_core::traits::Authorizer>, hide_forbidden: bool) -> Self {
-        self.authz = Some(crate::guard::Authz { authorizer, policy: None, hide_forbidden });
+        self.authz = Some(crate::guard::Authz { authorizer, policy: None, hide_forbidden, source: None });
         self
     }
 
@@ -418,6 +422,7 @@ impl ServerBuilder {
     fn code_rules(&self) -> mcp_authz::CodeRules {
         let mut rules = mcp_authz::CodeRules::new();
         for t in &self.tools {
+            rules.serves(mcp_authz::TargetKind::Tool, t.tool.name.clone());
             if let Some(r) = &t.access {
                 rules.tool(t.tool.name.clone(), r.clone());
             }
@@ -435,6 +440,7 @@ impl ServerBuilder {
             }
         }
         for p in &self.prompts {
+            rules.serves(mcp_authz::TargetKind::Prompt, p.prompt.name.clone());
             if let Some(a) = &p.access {
                 rules.prompt(p.prompt.name.clone(), a.clone());
             }
@@ -443,30 +449,7 @@ impl ServerBuilder {
     }
 
     /// Check names and schemas, index everything, and produce the server.
-    pub fn build(mut self) -> Result<McpServer, ServerError> {
-        let mut tool_index = HashMap::new();
-        for (i, t) in self.tools.iter().enumerate() {
-            let name = &t.tool.name;
-            let ok = !name.is_empty()
-                && name.len() <= 128
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            if !ok {
-                return Err(ServerError::Registration(format!(
-                    "tool name {name:?} must be 1-128 characters of letters, digits, '_', '.', '-'"
-                )));
-            }
-            if t.handler.is_none() {
-                return Err(ServerError::Registration(format!("tool {name:?} has no handler: call .handler(..)")));
-            }
-            if t.tool.input_schema.get("type").and_then(|v| v.as_str()) != Some("object") {
-                return Err(ServerError::Registration(format!(
-                    "tool {name:?}: inputSchema must have \"type\": \"object\""
-                )));
-            }
-            if tool_index.insert(name.clone(), i).is_some() {
-                return Err(ServerError::Registration(format!("tool {name:?} registered twice")));
-            }
-        }
+    pub fn build(self) -> Result<McpServer, ServerError> {
         let mut resource_index = HashMap::new();
         for (i, r) in self.resources.iter().enumerate() {
             if resource_index.insert(r.resource.uri.clone(), i).is_some() {
@@ -487,51 +470,16 @@ impl ServerBuilder {
                 t.tool.name
             )));
         }
+        let code_rules = self.code_rules();
+        let validation = crate::validation::Validation::compile(&self.validation)?;
         // Each listing carries the SHA-256 of the tool's canonical definition, so clients (and
         // operators) can pin it and notice a changed description or schema.
-        for t in &mut self.tools {
-            let hash = mcp_authz::tool_definition_hash(
-                &t.tool.name,
-                t.tool.description.as_deref(),
-                &t.tool.input_schema,
-                t.tool.output_schema.as_ref(),
-            );
-            let mut v = serde_json::to_value(&t.tool).unwrap_or_default();
-            if let serde_json::Value::Object(m) = &mut v {
-                m.insert(
-                    "_meta".into(),
-                    serde_json::json!({ crate::dispatch::META_DEFINITION_HASH: mcp_authz::hex(&hash) }),
-                );
-            }
-            t.listing = v;
-        }
-        let code_rules = self.code_rules();
-        let validation = crate::validation::Validation::compile(&self.validation, &self.tools)?;
+        let (tools, pins) = crate::tools::build_table(self.tools, &validation, self.secrets.as_ref())?;
         let auth = self.auth.ok_or_else(|| {
             ServerError::Registration(
                 "no authentication configured: call .authenticator(..), or for local testing only .danger_allow_unauthenticated()".into(),
             )
         })?;
-        let mut tool_secrets = Vec::with_capacity(self.tools.len());
-        for t in &self.tools {
-            if t.secrets.is_empty() {
-                tool_secrets.push(None);
-                continue;
-            }
-            let Some(store) = &self.secrets else {
-                return Err(ServerError::Registration(format!(
-                    "tool {:?} declares secrets but the server has no secret store: call .secret_store(..)",
-                    t.tool.name
-                )));
-            };
-            let mut names = Vec::new();
-            for n in &t.secrets {
-                names.push(mcp_core::traits::SecretName::parse(n).map_err(|_| {
-                    ServerError::Registration(format!("tool {:?}: invalid secret name {n:?}", t.tool.name))
-                })?);
-            }
-            tool_secrets.push(Some(store.scoped(names)));
-        }
         let authz = match (self.authz, &self.authz_config, &auth) {
             (Some(a), _, _) => Some(a),
             // No identities to authorize: the danger switch already opened everything.
@@ -547,7 +495,13 @@ impl ServerBuilder {
                     );
                 }
                 let policy = Arc::new(mcp_authz::PolicyAuthorizer::new(policy));
-                Some(crate::guard::Authz { authorizer: policy.clone(), policy: Some(policy), hide_forbidden: hide })
+                let source = Some(Arc::new(crate::reload::PolicySource::new(code_rules, &config)));
+                Some(crate::guard::Authz {
+                    authorizer: policy.clone(),
+                    policy: Some(policy),
+                    hide_forbidden: hide,
+                    source,
+                })
             }
         };
         let state_key = StateKey::random(self.settings.request_state_ttl)
@@ -567,8 +521,8 @@ impl ServerBuilder {
         Ok(McpServer(Arc::new(Inner {
             info: self.info,
             instructions: self.instructions,
-            tools: self.tools,
-            tool_index,
+            tools: arc_swap::ArcSwap::from_pointee(tools),
+            pins: std::sync::Mutex::new(pins),
             resources: self.resources,
             resource_index,
             templates: self.templates,
@@ -582,7 +536,6 @@ impl ServerBuilder {
             listeners: Arc::default(),
             auth,
             secrets: self.secrets,
-            tool_secrets,
             authz,
             audit: self.audit,
             ratelimit: self.ratelimit,

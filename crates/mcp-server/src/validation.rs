@@ -30,11 +30,12 @@ pub struct ValidationConfig {
 pub(crate) struct Validation {
     pub(crate) content: ContentRules,
     pub(crate) prompt: PromptGuard,
-    /// Per tool (registration order): input schema, output schema, scan string arguments.
-    pub(crate) tools: Vec<ToolChecks>,
+    /// Bounds on tool schemas (for tools registered or replaced later).
+    pub(crate) schema: SchemaLimits,
 }
 
-#[derive(Debug)]
+/// One tool's compiled checks (kept in the tool registry beside the tool).
+#[derive(Clone, Debug)]
 pub(crate) struct ToolChecks {
     input: CompiledSchema,
     output: Option<CompiledSchema>,
@@ -42,32 +43,31 @@ pub(crate) struct ToolChecks {
 }
 
 impl Validation {
-    /// Compile every tool's schemas; a schema that is remote, of another dialect or too large
-    /// refuses registration.
-    pub(crate) fn compile(cfg: &ValidationConfig, tools: &[crate::handler::ToolSpec]) -> Result<Self, ServerError> {
+    /// Compile the content rules and the prompt guard.
+    pub(crate) fn compile(cfg: &ValidationConfig) -> Result<Self, ServerError> {
         let content =
             ContentRules::new(&cfg.content).map_err(|e| ServerError::Config(format!("[content_validation]: {e}")))?;
         let prompt =
             PromptGuard::new(&cfg.prompt).map_err(|e| ServerError::Config(format!("[prompt_security]: {e}")))?;
-        let mut checks = Vec::with_capacity(tools.len());
-        for t in tools {
-            let name = &t.tool.name;
-            let input = CompiledSchema::compile(&t.tool.input_schema, &cfg.schema)
-                .map_err(|e| ServerError::Registration(format!("tool {name:?}: inputSchema refused: {e}")))?;
-            let output = match &t.tool.output_schema {
-                Some(s) => Some(
-                    CompiledSchema::compile(s, &cfg.schema)
-                        .map_err(|e| ServerError::Registration(format!("tool {name:?}: outputSchema refused: {e}")))?,
-                ),
-                None => None,
-            };
-            checks.push(ToolChecks {
-                input,
-                output,
-                scan_arguments: t.scan_prompts.unwrap_or(prompt.scan_tool_arguments()),
-            });
-        }
-        Ok(Self { content, prompt, tools: checks })
+        Ok(Self { content, prompt, schema: cfg.schema })
+    }
+}
+
+impl ToolChecks {
+    /// Compile a tool's schemas; a schema that is remote, of another dialect or too large
+    /// refuses registration.
+    pub(crate) fn compile(t: &crate::handler::ToolSpec, v: &Validation) -> Result<Self, ServerError> {
+        let name = &t.tool.name;
+        let input = CompiledSchema::compile(&t.tool.input_schema, &v.schema)
+            .map_err(|e| ServerError::Registration(format!("tool {name:?}: inputSchema refused: {e}")))?;
+        let output = match &t.tool.output_schema {
+            Some(s) => Some(
+                CompiledSchema::compile(s, &v.schema)
+                    .map_err(|e| ServerError::Registration(format!("tool {name:?}: outputSchema refused: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self { input, output, scan_arguments: t.scan_prompts.unwrap_or(v.prompt.scan_tool_arguments()) })
     }
 }
 
@@ -99,9 +99,14 @@ impl McpServer {
     }
 
     /// Check a tool call's arguments (schema, embedded content, prompt safety when enabled).
-    pub(crate) fn check_tool_input(&self, call: &Call, idx: usize, name: &str, args: &Value) -> Result<(), Refusal> {
+    pub(crate) fn check_tool_input(
+        &self,
+        call: &Call,
+        checks: &ToolChecks,
+        name: &str,
+        args: &Value,
+    ) -> Result<(), Refusal> {
         let Some(v) = &self.0.validation else { return Ok(()) };
-        let checks = &v.tools[idx];
         if let Err(violations) = checks.input.validate(args) {
             let rule = violations.event_rule();
             self.validation_event(
@@ -143,12 +148,12 @@ impl McpServer {
     pub(crate) fn check_tool_output(
         &self,
         call: &Call,
-        idx: usize,
+        checks: &ToolChecks,
         name: &str,
         result: &Value,
     ) -> Result<(), ErrorObject> {
         let Some(v) = &self.0.validation else { return Ok(()) };
-        if let (Some(schema), Some(sc)) = (&v.tools[idx].output, result.get("structuredContent"))
+        if let (Some(schema), Some(sc)) = (&checks.output, result.get("structuredContent"))
             && let Err(violations) = schema.validate(sc)
         {
             let rule = violations.event_rule();

@@ -36,7 +36,7 @@ pub struct ServerSettings {
     /// Roles of the stdio caller (the local user who started the process).
     pub stdio_roles: Vec<String>,
     /// What [`McpServer::replace_tool`] does with a changed tool definition.
-    pub pin_tool_definitions: crate::tools::PinMode,
+    pub pin_tool_definitions: crate::replace::PinMode,
 }
 
 impl Default for ServerSettings {
@@ -51,7 +51,7 @@ impl Default for ServerSettings {
             sessions: crate::session::SessionLimits::default(),
             max_listen_streams: 1000,
             stdio_roles: vec!["admin".into()],
-            pin_tool_definitions: crate::tools::PinMode::default(),
+            pin_tool_definitions: crate::replace::PinMode::default(),
         }
     }
 }

@@ -40,6 +40,7 @@ mod session;
 mod state;
 pub mod stdio;
 mod subscriptions;
+mod telemetry;
 mod validation;
 mod watch;
 
@@ -54,6 +55,7 @@ pub use http::HttpFront;
 pub use server::{McpServer, ServerBuilder, ServerSettings, TracingSink};
 pub use session::SessionLimits;
 pub use subscriptions::ListKind;
+pub use telemetry::TelemetryHandle;
 pub use validation::ValidationConfig;
 
 use std::future::Future;

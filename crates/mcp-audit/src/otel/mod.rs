@@ -1,7 +1,7 @@
 //! OpenTelemetry export over OTLP/HTTP (protobuf), cargo feature `otel`.
 //!
 //! [`OtelExporter`] turns what the server already knows about each request — the
-//! [`AuditRecord`](mcp_core::AuditRecord) and the [`SecurityEvent`]s raised while it ran — into
+//! [`AuditRecord`](mcp_core::AuditRecord) and the [`SecurityEvent`](mcp_core::SecurityEvent)s raised while it ran — into
 //! one span per request (start = arrival, end = arrival + latency) carrying the method, the tool /
 //! resource / prompt, the principal id, the decision and the result, with the security events as
 //! span events. Security events outside any request (a failed authentication, a refused

@@ -77,6 +77,10 @@ pub enum AuditError {
     /// stopped).
     #[error("audit log unavailable: {0}")]
     Unavailable(&'static str),
+    /// The `[telemetry]` configuration is invalid, or the OTLP exporter cannot be built or
+    /// flushed.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
 }
 
 impl AuditError {
@@ -89,7 +93,8 @@ impl AuditError {
             | Self::KeyEnv { .. }
             | Self::Corrupt { .. }
             | Self::Tampered(_)
-            | Self::WrongKey { .. } => ErrorKind::Internal,
+            | Self::WrongKey { .. }
+            | Self::Telemetry(_) => ErrorKind::Internal,
         }
     }
 

@@ -11,6 +11,9 @@
 //!   finds the first modified, removed, reordered or truncated record, or removed file.
 //! - [`gdpr`]: erase a client (tombstones keep digest and chain), export a client's records,
 //!   purge rotated files past retention (a chained purge record accounts for them).
+//! - `otel` (cargo feature `otel`): `OtelExporter` sends one span per request, security events
+//!   as span events and security counters plus a latency histogram over OTLP/HTTP, configured by
+//!   [`TelemetryConfig`] (`[telemetry]`).
 //!
 //! The record and chain format is specified in `docs/configuration.md` (section "Audit log").
 //!
@@ -44,10 +47,13 @@ mod key;
 mod line;
 mod logfile;
 mod meta;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod reader;
 mod select;
 mod shared;
 mod sink;
+mod telemetry;
 mod ticket;
 mod util;
 mod verify;
@@ -62,5 +68,6 @@ pub use reader::Progress;
 pub use select::{EventClass, Field};
 pub use shared::{AuditStats, DegradedCause, FaultHook, HealthChange, HealthHook, IoOp};
 pub use sink::{FileAuditSink, SinkOptions, WriterHandle};
+pub use telemetry::TelemetryConfig;
 pub use ticket::Ticket;
 pub use verify::{FileReport, Problem, VerifyFailure, VerifyReport, log_files, verify};

@@ -61,6 +61,9 @@ pub struct Config {
     /// Security monitoring: failed-attempt blocking, alerts, anomalies, metrics (on by default;
     /// blocks persist in `<data_dir>/blocks.json` unless `monitoring.blocking.file` says else).
     pub monitoring: mcp_monitor::MonitoringConfig,
+    /// OpenTelemetry export of request spans and security metrics (off by default; needs the
+    /// `otel` cargo feature).
+    pub telemetry: mcp_audit::TelemetryConfig,
 }
 
 /// `[danger]`.
@@ -286,6 +289,7 @@ impl Config {
                 return bad("danger.allow_unauthenticated", "is refused on a non-loopback listen address");
             }
         }
+        crate::telemetry::check_config(&self.telemetry)?;
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return bad("logging.level", "not a valid filter (try \"info\" or \"mcp_server=debug,info\")");
         }

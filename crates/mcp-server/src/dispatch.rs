@@ -201,7 +201,7 @@ impl McpServer {
 
     /// Handle one decoded request: audit it around authorization and routing.
     pub(crate) async fn dispatch(&self, call: Call) -> Outcome {
-        if self.0.audit.is_none() && self.0.monitor.is_none() {
+        if self.0.audit.is_none() && self.0.monitor.is_none() && !self.0.telemetry.is_on() {
             return self.authorize_and_route(&call).await;
         }
         if self.0.audit.as_ref().is_some_and(|a| a.is_failing_closed()) {
@@ -209,13 +209,18 @@ impl McpServer {
         }
         let at = std::time::SystemTime::now();
         let started = std::time::Instant::now();
-        let outcome = self.authorize_and_route(&call).await;
+        let (outcome, events) = self.0.telemetry.collect(self.authorize_and_route(&call)).await;
         let latency = started.elapsed();
         let ok =
             matches!(call.verdict.outcome(&outcome), mcp_core::AuditOutcome::Ok | mcp_core::AuditOutcome::ToolError);
         self.observe(&call.principal, &call.method, ok, latency);
+        if self.0.audit.is_none() && !self.0.telemetry.is_on() {
+            return outcome;
+        }
+        // The events fan-out digests parameters with the audit log's key, when there is one.
+        let record = crate::audit::record(self.0.events.as_ref(), &call, at, latency, &outcome);
+        self.0.telemetry.request(self, &record, &events);
         let Some(audit) = &self.0.audit else { return outcome };
-        let record = crate::audit::record(audit.as_ref(), &call, at, latency, &outcome);
         let recorded = if audit.durable_mode() { audit.audit_durable(record).await } else { audit.audit(record) };
         match recorded {
             Ok(()) => outcome,

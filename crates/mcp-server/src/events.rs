@@ -12,10 +12,13 @@ pub(crate) struct Fanout {
     pub(crate) log: Arc<dyn AuditSink>,
     pub(crate) audit: Option<Arc<dyn AuditSink>>,
     pub(crate) monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
+    /// OpenTelemetry (counts events, attaches them to the running request's span).
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 impl AuditSink for Fanout {
     fn record(&self, e: SecurityEvent) -> Result<(), BackendError> {
+        self.telemetry.event(&e);
         if let Some(m) = &self.monitor {
             m.publish(&e);
         }

@@ -193,10 +193,11 @@ impl HttpFront {
             );
         }
         let body = req.body.clone();
-        if body.len() as u64 > self.server.0.large_message_bytes
-            && let Some(m) = &self.server.0.monitor
-        {
-            m.record_large_message();
+        if body.len() as u64 > self.server.0.large_message_bytes {
+            if let Some(m) = &self.server.0.monitor {
+                m.record_large_message();
+            }
+            self.server.0.telemetry.large_message();
         }
         let msg = match decode(&body, &self.server.0.settings.limits) {
             Ok(m) => m,

@@ -42,6 +42,7 @@ mod session;
 mod state;
 pub mod stdio;
 mod subscriptions;
+mod telemetry;
 mod tools;
 mod validation;
 mod watch;
@@ -59,6 +60,7 @@ pub use replace::{PinMode, ToolReplaced};
 pub use server::{McpServer, ServerBuilder, ServerSettings, TracingSink};
 pub use session::SessionLimits;
 pub use subscriptions::ListKind;
+pub use telemetry::TelemetryHandle;
 pub use validation::ValidationConfig;
 
 use std::future::Future;

@@ -569,6 +569,13 @@ async fn close_audit(audit: Option<mcp_server::AuditLog>) {
     }
 }
 
+/// Send the spans and metrics still queued before exiting.
+async fn close_telemetry(telemetry: Option<mcp_server::TelemetryHandle>) {
+    if let Some(t) = telemetry {
+        t.shutdown().await;
+    }
+}
+
 async fn serve(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
@@ -589,11 +596,13 @@ async fn serve(
             .authorization(cfg.authorization())
             .gdpr_from_config(&cfg)?
             .audit_from_config(&cfg)?;
+        let (b, telemetry) = b.telemetry_from_config(&cfg)?;
         let server = b.build()?;
         mcp_server::spawn_policy_reload_on_sighup(server.clone(), config.clone());
         tracing::info!("serving MCP on stdio");
         let served = mcp_server::stdio::serve_stdio(server).await;
         close_audit(audit).await;
+        close_telemetry(telemetry).await;
         return served;
     }
     let secrets = mcp_server::secrets::open(&cfg).await?;
@@ -604,6 +613,7 @@ async fn serve(
         .map_err(|e| ServerError::Config(format!("secrets.rotation: {e}")))?;
     let (b, new_key) = builder(&cfg).secret_store(secrets.clone()).auth_from_config(&cfg).await?;
     let (b, audit) = b.protections_from_config(&cfg).await?.gdpr_from_config(&cfg)?.audit_from_config(&cfg)?;
+    let (b, telemetry) = b.telemetry_from_config(&cfg)?;
     let server = b.authorization(cfg.authorization()).build()?;
     if let Some(a) = &audit {
         a.spawn_retention(&cfg);
@@ -624,6 +634,7 @@ async fn serve(
     tracing::info!(url = %format!("{scheme}://{addr}{}", cfg.http.path), "serving MCP over Streamable HTTP");
     mcp_server::serve_on(server, listener, &cfg.http.path, shutdown_signal()).await;
     close_audit(audit).await;
+    close_telemetry(telemetry).await;
     Ok(())
 }
 

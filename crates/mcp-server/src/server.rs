@@ -121,6 +121,8 @@ pub(crate) struct Inner {
     pub(crate) consent: Option<Arc<crate::compliance::ConsentStore>>,
     /// Accepted messages larger than this are counted as large (`monitoring.alerts`).
     pub(crate) large_message_bytes: u64,
+    /// OpenTelemetry export (`[telemetry]`).
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 /// An MCP server: build it once, then serve it over HTTP and/or stdio.
@@ -171,6 +173,7 @@ impl McpServer {
             validation: crate::validation::ValidationConfig::default(),
             consent: None,
             large_message_bytes: 1 << 20,
+            telemetry: Default::default(),
         }
     }
 
@@ -256,7 +259,7 @@ impl McpServer {
 /// Builds an [`McpServer`].
 #[derive(Debug)]
 pub struct ServerBuilder {
-    info: Implementation,
+    pub(crate) info: Implementation,
     instructions: Option<String>,
     tools: Vec<ToolSpec>,
     resources: Vec<ResourceSpec>,
@@ -274,6 +277,7 @@ pub struct ServerBuilder {
     validation: crate::validation::ValidationConfig,
     consent: Option<Arc<crate::compliance::ConsentStore>>,
     large_message_bytes: u64,
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 impl ServerBuilder {
@@ -511,6 +515,7 @@ impl ServerBuilder {
             log: self.events,
             audit: self.audit.clone(),
             monitor: self.monitor.clone(),
+            telemetry: self.telemetry.clone(),
         });
         if let Some(rl) = &self.ratelimit {
             let sink = events.clone();
@@ -543,6 +548,7 @@ impl ServerBuilder {
             validation: Some(validation),
             consent: self.consent,
             large_message_bytes: self.large_message_bytes,
+            telemetry: self.telemetry,
         })))
     }
 }

@@ -763,6 +763,8 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
 
 mod authz_runtime;
 mod cli_audit;
+#[cfg(feature = "otel")]
+mod otel;
 mod protection;
 #[cfg(feature = "redis")]
 mod redis;

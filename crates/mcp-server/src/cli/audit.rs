@@ -28,8 +28,14 @@ pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
     drop(line);
     match report {
         Ok(r) => {
+            let torn = r
+                .torn_tail_bytes
+                .map(|b| {
+                    format!(", incomplete last record ({b} bytes, cut off by a crash, never acknowledged) left out")
+                })
+                .unwrap_or_default();
             println!(
-                "audit log OK: {} records in {} files ({} erased{}{})",
+                "audit log OK: {} records in {} files ({} erased{}{}{torn})",
                 r.records,
                 r.files.len(),
                 r.erased,

@@ -761,6 +761,7 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
     assert!(!r.body.contains("tok-3f9a8b7c6d5e"), "{}", r.body);
 }
 
+mod audit_crash;
 mod cli_audit;
 mod protection;
 #[cfg(feature = "redis")]

@@ -51,8 +51,15 @@ pub struct BlockingConfig {
     /// JSON file that persists manual and automatic blocks (default: none, in memory only).
     pub file: Option<PathBuf>,
     /// How often the server should call `housekeeping` (reload the file, persist new blocks,
-    /// drop expired ones), seconds (default 5).
+    /// drop expired ones), seconds (default 5). With a shared store this is also how soon a
+    /// block raised on one replica reaches the others (at most twice this).
     pub reload_interval_secs: u64,
+    /// When the server's rate limiter uses Redis (`[rate_limit] backend = "redis"`), keep the
+    /// block list in that Redis, shared by every replica, instead of the block file (default
+    /// true; needs the `redis` feature).
+    pub share_through_redis: bool,
+    /// Prefix of the block list's Redis keys (default `mcp:blocks:`).
+    pub redis_key_prefix: String,
 }
 
 impl Default for BlockingConfig {
@@ -70,6 +77,8 @@ impl Default for BlockingConfig {
             ipv6_prefix_len: 64,
             file: None,
             reload_interval_secs: 5,
+            share_through_redis: true,
+            redis_key_prefix: "mcp:blocks:".into(),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use crate::file_store::FileBlockStore;
 use crate::histogram::MethodClass;
 use crate::kinds::{self, KindSet};
 use crate::metrics::{Gauges, Metrics};
-use crate::store::{BlockStore, MemoryBlockStore};
+use crate::store::{BlockStore, MemoryBlockStore, StoreFailure};
 use crate::target::{BlockInfo, BlockTarget, normalize_ip, unix_ms};
 use crate::tracker::{FailureTracker, Limits};
 
@@ -39,6 +39,9 @@ pub struct SecurityMonitor {
     pub(crate) tracker: Option<FailureTracker>,
     pub(crate) blocks: BlockTable,
     pub(crate) store: Arc<dyn BlockStore>,
+    pub(crate) store_failure: StoreFailure,
+    /// The last store call failed with `StoreUnavailable`.
+    pub(crate) store_down: AtomicBool,
     /// Automatic blocks not yet written to the store.
     pub(crate) pending: Mutex<HashSet<BlockTarget>>,
     pub(crate) max_pending: usize,
@@ -82,11 +85,24 @@ impl SecurityMonitor {
         Self::with_store(config, clock, store)
     }
 
-    /// Build with another [`BlockStore`] (the extension point for a shared store).
+    /// Build with another [`BlockStore`] (the extension point for a shared store), serving on
+    /// with the last loaded list while it is unreachable.
     pub fn with_store(
         config: &MonitoringConfig,
         clock: Arc<dyn Clock>,
         store: Arc<dyn BlockStore>,
+    ) -> Result<Self, MonitorError> {
+        Self::with_shared_store(config, clock, store, StoreFailure::FailOpen)
+    }
+
+    /// Build with a shared [`BlockStore`] and what to do while it is unreachable. An
+    /// unreachable store at startup is not an error: it is logged, and `on_failure` applies
+    /// until a housekeeping run reaches it.
+    pub fn with_shared_store(
+        config: &MonitoringConfig,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn BlockStore>,
+        on_failure: StoreFailure,
     ) -> Result<Self, MonitorError> {
         config.validate()?;
         let b = &config.blocking;
@@ -115,6 +131,8 @@ impl SecurityMonitor {
             tracker: b.enabled.then(|| FailureTracker::new(limits, b.max_tracked)),
             blocks: BlockTable::new(b.max_blocks),
             store,
+            store_failure: on_failure,
+            store_down: AtomicBool::new(false),
             pending: Mutex::new(HashSet::new()),
             max_pending: b.max_blocks.saturating_mul(2),
             v6_prefix: b.ipv6_prefix_len,
@@ -125,8 +143,10 @@ impl SecurityMonitor {
             anomaly: config.anomaly.enabled.then(|| AnomalyDetector::new(&config.anomaly)),
             housekeeping_every: Duration::from_secs(b.reload_interval_secs),
         };
-        monitor.reload_from_file()?;
-        Ok(monitor)
+        match monitor.reload_from_file() {
+            Ok(_) | Err(MonitorError::StoreUnavailable { .. }) => Ok(monitor),
+            Err(e) => Err(e),
+        }
     }
 
     /// Milliseconds on the monotonic clock since the monitor was built.

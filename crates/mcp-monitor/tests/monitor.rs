@@ -3,6 +3,8 @@
 
 mod blockfile;
 mod common;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "webhook")]
 mod webhook;
 

@@ -22,6 +22,44 @@ pub fn monitoring_config(cfg: &Config) -> mcp_monitor::MonitoringConfig {
     m
 }
 
+/// Where the block list lives: in the rate limiter's Redis (shared by every replica) when
+/// `[rate_limit] backend = "redis"` and `monitoring.blocking.share_through_redis` (the default),
+/// else in the block file. Returns the store, a name for messages, and what requests get while
+/// the store is unreachable (the rate limiter's `on_backend_failure`; always fail-open for the
+/// file). Does no network IO.
+pub fn block_store(
+    cfg: &Config,
+) -> Result<(Arc<dyn mcp_monitor::BlockStore>, String, mcp_monitor::StoreFailure), ServerError> {
+    let rl = &cfg.rate_limit;
+    #[cfg(feature = "redis")]
+    if rl.backend == mcp_ratelimit::BackendKind::Redis && cfg.monitoring.blocking.share_through_redis {
+        let url = match (&rl.redis_url, &rl.redis_url_env) {
+            (Some(u), None) => u.expose().to_owned(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                ServerError::Config(format!("[rate_limit] redis_url_env: environment variable {var} is not set"))
+            })?,
+            _ => {
+                return Err(ServerError::Config(
+                    "[rate_limit] backend = \"redis\" needs redis_url or redis_url_env".into(),
+                ));
+            }
+        };
+        let b = &cfg.monitoring.blocking;
+        let timeout = std::time::Duration::from_millis(rl.redis_timeout_ms.max(1));
+        let store = mcp_monitor::RedisBlockStore::new(&url, &b.redis_key_prefix, timeout)
+            .map_err(|e| ServerError::Config(format!("[monitoring.blocking]: {e}")))?;
+        let policy = match rl.on_backend_failure {
+            mcp_ratelimit::FailurePolicy::FailOpen => mcp_monitor::StoreFailure::FailOpen,
+            mcp_ratelimit::FailurePolicy::FailClosed => mcp_monitor::StoreFailure::FailClosed,
+        };
+        return Ok((Arc::new(store), format!("Redis (keys {}*)", b.redis_key_prefix), policy));
+    }
+    let _ = rl;
+    let file = block_file(cfg);
+    let name = file.display().to_string();
+    Ok((Arc::new(mcp_monitor::FileBlockStore::new(file)), name, mcp_monitor::StoreFailure::FailOpen))
+}
+
 /// The running audit log: its writer (shut it down after serving) and the sink (GDPR purge).
 #[derive(Debug)]
 pub struct AuditLog {
@@ -135,10 +173,14 @@ impl ServerBuilder {
                 ))
             })?;
         }
-        let monitor = mcp_monitor::SecurityMonitor::new(&monitoring, Arc::new(SystemClock))
-            .map_err(|e| ServerError::Config(format!("[monitoring]: {e}")))?;
+        let (store, where_, on_failure) = block_store(cfg)?;
+        tracing::debug!(store = %where_, "block list");
+        let monitor =
+            mcp_monitor::SecurityMonitor::with_shared_store(&monitoring, Arc::new(SystemClock), store, on_failure)
+                .map_err(|e| ServerError::Config(format!("[monitoring]: {e}")))?;
         let monitor = Arc::new(monitor);
-        // Writes automatic blocks to the block file and picks up `mcp-server block` edits.
+        // Writes automatic blocks to the block store and picks up `mcp-server block` edits (and,
+        // through Redis, the other replicas' blocks).
         let _housekeeping = monitor.spawn_housekeeping();
         Ok(self
             .rate_limits(Arc::new(limits))

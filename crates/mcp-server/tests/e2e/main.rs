@@ -766,3 +766,5 @@ mod cli_audit;
 mod protection;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_blocks;

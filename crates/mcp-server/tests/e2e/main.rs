@@ -763,6 +763,7 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
 
 mod audit_crash;
 mod cli_audit;
+mod monitor_alerts;
 mod protection;
 #[cfg(feature = "redis")]
 mod redis;

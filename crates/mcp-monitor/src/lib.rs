@@ -43,6 +43,7 @@ mod admin;
 pub mod alerts;
 mod anomaly;
 mod blocks;
+mod build;
 pub mod bus;
 pub mod config;
 pub mod error;

@@ -216,3 +216,22 @@ fn concurrent_publishers_count_exactly() {
     m.publish(&auth_fail(None, Some("10.3.0.7:1")));
     assert!(m.is_blocked_ip(ip("10.3.0.7")).is_some());
 }
+
+#[test]
+fn subscribe_raised_sees_only_what_the_monitor_raises() {
+    let clock = ManualClock::new();
+    let m = monitor_with("[blocking]\nblock_after = 3\n[alerts.thresholds]\nauth_failures = 2", &clock);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let _sub = m.subscribe_raised(Arc::new(move |e: &SecurityEvent| s.lock().expect("lock").push(e.kind)));
+    for _ in 0..3 {
+        m.publish(&auth_fail(Some("mallory"), None));
+    }
+    m.block("ip:192.0.2.1".parse().expect("t"), Duration::from_secs(60), "manual").expect("block");
+    let kinds = seen.lock().expect("lock").clone();
+    assert_eq!(
+        kinds,
+        [SecurityEventKind::ClientBlocked, SecurityEventKind::Alert, SecurityEventKind::ClientBlocked],
+        "the automatic block and the alert on the 3rd failure, then the manual block; never the failures"
+    );
+}

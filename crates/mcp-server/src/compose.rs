@@ -67,6 +67,9 @@ pub struct AuditLog {
     pub writer: mcp_audit::WriterHandle,
     /// The sink the server records into.
     pub sink: mcp_audit::FileAuditSink,
+    /// Records the events the security monitor raises itself (blocks it makes, alerts,
+    /// anomalies); dropping it stops that.
+    pub monitor_events: Option<mcp_monitor::Subscription>,
 }
 
 impl AuditLog {
@@ -145,7 +148,16 @@ impl ServerBuilder {
         let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
             .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
         tracing::info!(path = %sink.log_path().display(), "audit log");
-        Ok((self.audit_log(Arc::new(sink.clone())), Some(AuditLog { writer: handle, sink })))
+        // The server hands every event it emits to the audit log; the monitor's own (alerts,
+        // anomalies, the blocks it makes) only exist on the monitor's bus.
+        let monitor_events = self.monitor.as_ref().map(|m| {
+            let s = sink.clone();
+            m.subscribe_raised(Arc::new(move |e: &mcp_core::SecurityEvent| {
+                let _ = mcp_core::traits::AuditSink::record(&s, e.clone());
+            }))
+        });
+        let log = AuditLog { writer: handle, sink, monitor_events };
+        Ok((self.audit_log(Arc::new(log.sink.clone())), Some(log)))
     }
 
     /// Apply `[gdpr]`: consent records in `<data_dir>/consent.json` when `consent_tracking`.

@@ -84,6 +84,7 @@ impl SecurityMonitor {
             bus: EventBus::new(),
             raised: EventBus::new(),
             metrics,
+            count_list_denials: b.count_list_denials,
             counted: if b.enabled { crate::validate::count_kinds(b)? } else { KindSet::default() },
             tracker: b.enabled.then(|| FailureTracker::new(limits, b.max_tracked)),
             blocks: BlockTable::new(b.max_blocks),

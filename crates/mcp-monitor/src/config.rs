@@ -30,6 +30,11 @@ pub struct BlockingConfig {
     /// Event kinds that count as a failed attempt (default `["authenticate_fail",
     /// "authorize_fail"]`).
     pub count_kinds: Vec<String>,
+    /// Count an `authorize_fail` on a list method (`tools/list`, `resources/list`,
+    /// `resources/templates/list`, `prompts/list`) as a failed attempt (default false). Such a
+    /// denial is routine: MCP clients list every capability on connect, and with
+    /// `hide_forbidden` the caller even gets a successful empty list.
+    pub count_list_denials: bool,
     /// Failures within `window_secs` that trigger a block (default 5; 1..=1000).
     pub block_after: u32,
     /// Sliding window for counting failures, seconds (default 300).
@@ -67,6 +72,7 @@ impl Default for BlockingConfig {
         Self {
             enabled: true,
             count_kinds: vec!["authenticate_fail".into(), "authorize_fail".into()],
+            count_list_denials: false,
             block_after: 5,
             window_secs: 300,
             block_secs: 300,

@@ -35,6 +35,7 @@ pub struct SecurityMonitor {
     pub(crate) raised: EventBus,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) counted: KindSet,
+    pub(crate) count_list_denials: bool,
     pub(crate) tracker: Option<FailureTracker>,
     pub(crate) blocks: BlockTable,
     pub(crate) store: Arc<dyn BlockStore>,

@@ -149,3 +149,43 @@ fn bad_credentials_raise_an_alert_at_the_webhook_metrics_and_logs_and_a_burst_an
     assert!(has(&["\"event\":\"alert\"", "\"rule\":\"alert:auth_failures\""]), "no alert record: {audit}");
     assert!(has(&["\"event\":\"anomaly\"", "\"client_id\":\"bursty\"", "anomaly:rate"]), "no anomaly record");
 }
+
+/// A role without `prompts:list` gets an empty list (hidden); listing is routine client
+/// behaviour and does not get the client blocked. Asking for a hidden tool by name does.
+#[test]
+fn hidden_list_denials_do_not_block_hidden_calls_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = new_key(d, "toolclient", "toolsonly");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = {d:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n[logging]\nlevel = \"warn\"\n\
+             [rate_limit]\nenabled = false\n[monitoring.blocking]\nblock_after = 3\n\
+             [authorization]\nhide_forbidden = true\n\
+             [authorization.roles.toolsonly]\npermissions = [\"tools:list\", \"tools:execute\"]\n"
+        ),
+    )
+    .unwrap();
+    let server = Serve::spawn(&["serve", "--config", config.to_str().unwrap()], &[], port, Stdio::null());
+    let h = |method: &'static str, name: Option<&'static str>| {
+        let mut h = vec![JSON, ACCEPT, ("mcp-protocol-version", "2026-07-28"), ("mcp-method", method)];
+        h.extend(name.map(|n| ("mcp-name", n)));
+        h.push(("x-api-key", key.as_str()));
+        h
+    };
+    for i in 0..6 {
+        let r = send(server.addr, "POST", &h("prompts/list", None), &modern_body(i, "prompts/list", json!({})));
+        assert_eq!(r.status, 200, "list {i}: {r:?}");
+        assert_eq!(r.json()["result"]["prompts"], json!([]), "hidden: an empty list");
+    }
+    let call = modern_body(9, "tools/call", json!({"name": "restart_server"}));
+    for _ in 0..3 {
+        let r = send(server.addr, "POST", &h("tools/call", Some("restart_server")), &call);
+        assert_eq!(r.status, 400, "a hidden tool looks unknown: {r:?}");
+    }
+    let r = send(server.addr, "POST", &h("tools/list", None), &modern_body(10, "tools/list", json!({})));
+    assert_eq!(r.status, 403, "three probes of a hidden tool block the client: {r:?}");
+}

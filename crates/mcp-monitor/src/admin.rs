@@ -15,7 +15,11 @@ use std::time::{Duration, SystemTime};
 use crate::error::MonitorError;
 use crate::monitor::SecurityMonitor;
 use crate::raise::blocked_event;
+use crate::store::StoreFailure;
 use crate::target::{BlockEntry, BlockTarget, normalize_ip, unix_ms};
+
+/// Housekeeping interval while a shared block store is unreachable (at most).
+const STORE_RETRY: Duration = Duration::from_millis(500);
 
 impl SecurityMonitor {
     /// Block `target` for `duration` (manual block; replaces any block on it), writing it to the
@@ -84,6 +88,29 @@ impl SecurityMonitor {
     /// and load the store when someone else changed it. Returns true when the table was
     /// (re)loaded from the store. On error the table is unchanged and queued blocks are kept.
     pub fn reload_from_file(&self) -> Result<bool, MonitorError> {
+        let result = self.sync_store();
+        let down = matches!(result, Err(MonitorError::StoreUnavailable { .. }));
+        if self.store_down.swap(down, Ordering::AcqRel) != down {
+            match (&result, self.store_failure) {
+                (Err(e), StoreFailure::FailClosed) => {
+                    tracing::error!(target: "mcp_security", error = %e, "block store unreachable: refusing requests (fail_closed) until it answers")
+                }
+                (Err(e), StoreFailure::FailOpen) => {
+                    tracing::warn!(target: "mcp_security", error = %e, "block store unreachable: serving with the last loaded block list (fail_open)")
+                }
+                (Ok(_), _) => tracing::warn!(target: "mcp_security", "block store reachable again"),
+            }
+        }
+        result
+    }
+
+    /// True while requests must be refused because the shared block store cannot be reached and
+    /// the policy is [`StoreFailure::FailClosed`]. One atomic load; ask once per request.
+    pub fn block_store_unavailable(&self) -> bool {
+        self.store_failure == StoreFailure::FailClosed && self.store_down.load(Ordering::Acquire)
+    }
+
+    fn sync_store(&self) -> Result<bool, MonitorError> {
         let now = self.clock.now();
         let pending: Vec<BlockTarget> =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner)).into_iter().collect();
@@ -127,19 +154,25 @@ impl SecurityMonitor {
     }
 
     /// Run [`Self::housekeeping`] every `blocking.reload_interval_secs` on the current tokio
-    /// runtime until the monitor is dropped. Errors are logged and retried at the next tick.
+    /// runtime (on its blocking pool: a store may do file or network IO) until the monitor is
+    /// dropped. Errors are logged and retried at the next tick; while a shared store is
+    /// unreachable the retry comes after at most half a second, so a recovery is noticed soon.
     pub fn spawn_housekeeping(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         let every = self.housekeeping_every;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut wait = every;
             loop {
-                tick.tick().await;
+                tokio::time::sleep(wait).await;
                 let Some(m) = weak.upgrade() else { break };
-                if let Err(e) = m.housekeeping() {
-                    tracing::warn!(target: "mcp_security", error = %e, "block list housekeeping failed; will retry");
-                }
+                let run = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = m.housekeeping() {
+                        tracing::warn!(target: "mcp_security", error = %e, "block list housekeeping failed; will retry");
+                    }
+                    m.store_down.load(Ordering::Acquire)
+                });
+                let down = run.await.unwrap_or(false);
+                wait = if down { every.min(STORE_RETRY) } else { every };
             }
         })
     }

@@ -30,6 +30,11 @@ pub struct BlockingConfig {
     /// Event kinds that count as a failed attempt (default `["authenticate_fail",
     /// "authorize_fail"]`).
     pub count_kinds: Vec<String>,
+    /// Count an `authorize_fail` on a list method (`tools/list`, `resources/list`,
+    /// `resources/templates/list`, `prompts/list`) as a failed attempt (default false). Such a
+    /// denial is routine: MCP clients list every capability on connect, and with
+    /// `hide_forbidden` the caller even gets a successful empty list.
+    pub count_list_denials: bool,
     /// Failures within `window_secs` that trigger a block (default 5; 1..=1000).
     pub block_after: u32,
     /// Sliding window for counting failures, seconds (default 300).
@@ -51,8 +56,15 @@ pub struct BlockingConfig {
     /// JSON file that persists manual and automatic blocks (default: none, in memory only).
     pub file: Option<PathBuf>,
     /// How often the server should call `housekeeping` (reload the file, persist new blocks,
-    /// drop expired ones), seconds (default 5).
+    /// drop expired ones), seconds (default 5). With a shared store this is also how soon a
+    /// block raised on one replica reaches the others (at most twice this).
     pub reload_interval_secs: u64,
+    /// When the server's rate limiter uses Redis (`[rate_limit] backend = "redis"`), keep the
+    /// block list in that Redis, shared by every replica, instead of the block file (default
+    /// true; needs the `redis` feature).
+    pub share_through_redis: bool,
+    /// Prefix of the block list's Redis keys (default `mcp:blocks:`).
+    pub redis_key_prefix: String,
 }
 
 impl Default for BlockingConfig {
@@ -60,6 +72,7 @@ impl Default for BlockingConfig {
         Self {
             enabled: true,
             count_kinds: vec!["authenticate_fail".into(), "authorize_fail".into()],
+            count_list_denials: false,
             block_after: 5,
             window_secs: 300,
             block_secs: 300,
@@ -70,6 +83,8 @@ impl Default for BlockingConfig {
             ipv6_prefix_len: 64,
             file: None,
             reload_interval_secs: 5,
+            share_through_redis: true,
+            redis_key_prefix: "mcp:blocks:".into(),
         }
     }
 }

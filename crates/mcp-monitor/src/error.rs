@@ -47,6 +47,13 @@ pub enum MonitorError {
         /// What was detected.
         problem: String,
     },
+    /// The shared block store (Redis) did not answer or refused; nothing was changed there, and
+    /// the last loaded block list stays in force.
+    #[error("the shared block store is unavailable ({problem}); the last loaded block list stays in force")]
+    StoreUnavailable {
+        /// What went wrong (never the store's address or credentials).
+        problem: String,
+    },
     /// A file operation failed; the previous block file is intact.
     #[error("{op} {path} failed: {source}; the previous block file is unchanged")]
     Io {
@@ -65,7 +72,7 @@ impl MonitorError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidBlock { .. } => ErrorKind::InvalidRequest,
-            Self::Io { .. } | Self::CorruptFile { .. } => ErrorKind::Unavailable,
+            Self::Io { .. } | Self::CorruptFile { .. } | Self::StoreUnavailable { .. } => ErrorKind::Unavailable,
             Self::Config(_)
             | Self::FeatureNotCompiled { .. }
             | Self::NoRuntime

@@ -19,13 +19,12 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::MonitorError;
 use crate::store::{BlockEdit, BlockStore};
-use crate::target::{BlockEntry, BlockTarget};
+use crate::target::BlockEntry;
 
 /// Largest block file read, bytes.
 const MAX_FILE_LEN: u64 = 64 << 20;
@@ -60,34 +59,6 @@ impl FileBlockStore {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Blocks active at `now` (for `mcp-server block list`), ordered by end time.
-    pub fn list(&self, now: SystemTime) -> Result<Vec<BlockEntry>, MonitorError> {
-        let (mut entries, _) = self.read()?;
-        entries.retain(|e| e.until > now);
-        entries.sort_by_key(|e| e.until);
-        Ok(entries)
-    }
-
-    /// Add or replace the block on `entry.target` (for `mcp-server block add`).
-    pub fn add(&self, entry: BlockEntry) -> Result<(), MonitorError> {
-        self.update(&mut |v| {
-            v.retain(|e| e.target != entry.target);
-            v.push(entry.clone());
-        })
-        .map(drop)
-    }
-
-    /// Remove the block on `target` (for `mcp-server block remove`); false when there was none.
-    pub fn remove(&self, target: &BlockTarget) -> Result<bool, MonitorError> {
-        let mut found = false;
-        self.update(&mut |v| {
-            let before = v.len();
-            v.retain(|e| &e.target != target);
-            found = v.len() != before;
-        })?;
-        Ok(found)
     }
 
     fn stamp(&self) -> Result<Option<Stamp>, MonitorError> {
@@ -180,6 +151,10 @@ impl FileBlockStore {
 }
 
 impl BlockStore for FileBlockStore {
+    fn load(&self) -> Result<Vec<BlockEntry>, MonitorError> {
+        self.read().map(|(entries, _)| entries)
+    }
+
     fn load_if_changed(&self) -> Result<Option<Vec<BlockEntry>>, MonitorError> {
         let now = self.stamp()?;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);

@@ -10,7 +10,8 @@
 //!   window; after `block_after` of them the key is blocked, for twice as long on every repeat.
 //!   [`SecurityMonitor::is_blocked_ip`] / [`SecurityMonitor::is_blocked_client`] are checked on
 //!   every request. Blocks persist through a [`BlockStore`] ([`FileBlockStore`]: a JSON file the
-//!   `mcp-server block` command edits too).
+//!   `mcp-server block` command edits too; `RedisBlockStore` with the `redis` feature: one list
+//!   shared by every replica, each block a key that expires with it).
 //! - **Alerts**: per-class thresholds per window ([`AlertClass`]); an `Alert` event, an error
 //!   log line on target `mcp_security_alert`, a counter, and an optional webhook.
 //! - **Anomalies**: per-client EWMA baselines of request rate and failure ratio
@@ -42,6 +43,7 @@ mod admin;
 pub mod alerts;
 mod anomaly;
 mod blocks;
+mod build;
 pub mod bus;
 pub mod config;
 pub mod error;
@@ -52,6 +54,8 @@ pub mod metrics;
 mod monitor;
 mod prom;
 mod raise;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod shard;
 pub mod store;
 pub mod target;
@@ -70,5 +74,7 @@ pub use histogram::{BUCKETS, MethodClass};
 pub use metrics::Metrics;
 pub use monitor::{AUTO_BLOCK_REASON, SecurityMonitor};
 pub use prom::CONTENT_TYPE;
-pub use store::{BlockEdit, BlockStore, MemoryBlockStore};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisBlockStore;
+pub use store::{BlockEdit, BlockStore, MemoryBlockStore, StoreFailure};
 pub use target::{BlockEntry, BlockInfo, BlockOrigin, BlockTarget};

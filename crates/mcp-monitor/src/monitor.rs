@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,15 +15,12 @@ use crate::alerts::{AlertClass, AlertCounters};
 use crate::anomaly::AnomalyDetector;
 use crate::blocks::BlockTable;
 use crate::bus::{EventBus, Handler, Subscription};
-use crate::config::MonitoringConfig;
-use crate::error::MonitorError;
-use crate::file_store::FileBlockStore;
 use crate::histogram::MethodClass;
 use crate::kinds::{self, KindSet};
 use crate::metrics::{Gauges, Metrics};
-use crate::store::{BlockStore, MemoryBlockStore};
+use crate::store::{BlockStore, StoreFailure};
 use crate::target::{BlockInfo, BlockTarget, normalize_ip, unix_ms};
-use crate::tracker::{FailureTracker, Limits};
+use crate::tracker::FailureTracker;
 
 /// Reason recorded for automatic blocks.
 pub const AUTO_BLOCK_REASON: &str = "too many failed attempts";
@@ -34,11 +31,17 @@ pub struct SecurityMonitor {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) base: Instant,
     pub(crate) bus: EventBus,
+    /// Only the events the monitor raises itself (blocks, alerts, anomalies).
+    pub(crate) raised: EventBus,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) counted: KindSet,
+    pub(crate) count_list_denials: bool,
     pub(crate) tracker: Option<FailureTracker>,
     pub(crate) blocks: BlockTable,
     pub(crate) store: Arc<dyn BlockStore>,
+    pub(crate) store_failure: StoreFailure,
+    /// The last store call failed with `StoreUnavailable`.
+    pub(crate) store_down: AtomicBool,
     /// Automatic blocks not yet written to the store.
     pub(crate) pending: Mutex<HashSet<BlockTarget>>,
     pub(crate) max_pending: usize,
@@ -62,73 +65,6 @@ impl fmt::Debug for SecurityMonitor {
 }
 
 impl SecurityMonitor {
-    /// Build from `[monitoring]`: blocks persist to `blocking.file` when set, else in memory.
-    /// Reads the block file once (a damaged file is an error: fix or remove it). With a webhook
-    /// configured this must run inside a tokio runtime with a rustls crypto provider installed.
-    pub fn new(config: &MonitoringConfig, clock: Arc<dyn Clock>) -> Result<Self, MonitorError> {
-        let store: Arc<dyn BlockStore> = match &config.blocking.file {
-            Some(path) => {
-                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-                if !dir.is_dir() {
-                    return Err(MonitorError::Config(format!(
-                        "blocking.file: directory {} does not exist; create it (mode 0700) or change the path",
-                        dir.display()
-                    )));
-                }
-                Arc::new(FileBlockStore::new(path))
-            }
-            None => Arc::new(MemoryBlockStore::new()),
-        };
-        Self::with_store(config, clock, store)
-    }
-
-    /// Build with another [`BlockStore`] (the extension point for a shared store).
-    pub fn with_store(
-        config: &MonitoringConfig,
-        clock: Arc<dyn Clock>,
-        store: Arc<dyn BlockStore>,
-    ) -> Result<Self, MonitorError> {
-        config.validate()?;
-        let b = &config.blocking;
-        let ms = |s: u64| s.saturating_mul(1000);
-        let limits = Limits {
-            block_after: b.block_after as usize,
-            window: ms(b.window_secs),
-            block: ms(b.block_secs),
-            max_block: ms(b.max_block_secs),
-            decay: ms(b.repeat_decay_secs),
-        };
-        let metrics = Arc::new(Metrics::default());
-        let a = &config.alerts;
-        #[cfg(feature = "webhook")]
-        let notifier = match &a.webhook_url {
-            Some(url) => Some(crate::webhook::Notifier::start(a, url, Arc::clone(&metrics))?),
-            None => None,
-        };
-        let base = clock.instant();
-        let monitor = Self {
-            clock,
-            base,
-            bus: EventBus::new(),
-            metrics,
-            counted: if b.enabled { crate::validate::count_kinds(b)? } else { KindSet::default() },
-            tracker: b.enabled.then(|| FailureTracker::new(limits, b.max_tracked)),
-            blocks: BlockTable::new(b.max_blocks),
-            store,
-            pending: Mutex::new(HashSet::new()),
-            max_pending: b.max_blocks.saturating_mul(2),
-            v6_prefix: b.ipv6_prefix_len,
-            alerts: a.enabled.then(|| AlertCounters::new(&a.thresholds, a.window_secs)),
-            alert_window_secs: a.window_secs,
-            #[cfg(feature = "webhook")]
-            notifier,
-            anomaly: config.anomaly.enabled.then(|| AnomalyDetector::new(&config.anomaly)),
-            housekeeping_every: Duration::from_secs(b.reload_interval_secs),
-        };
-        monitor.reload_from_file()?;
-        Ok(monitor)
-    }
-
     /// Milliseconds on the monotonic clock since the monitor was built.
     pub(crate) fn mono_ms(&self) -> u64 {
         u64::try_from(self.clock.instant().saturating_duration_since(self.base).as_millis()).unwrap_or(u64::MAX)
@@ -180,6 +116,13 @@ impl SecurityMonitor {
     /// thread: keep it short and non-blocking.
     pub fn subscribe(&self, handler: Handler) -> Subscription {
         self.bus.subscribe(handler)
+    }
+
+    /// Call `handler` only for the events the monitor raises itself (`ClientBlocked` when it
+    /// blocks a key, `Alert`, `Anomaly`): for a sink such as the audit log that already receives
+    /// every other event from the server. Same rules as [`Self::subscribe`].
+    pub fn subscribe_raised(&self, handler: Handler) -> Subscription {
+        self.raised.subscribe(handler)
     }
 
     /// Receive events on a bounded channel; a full channel loses events (see
@@ -251,5 +194,6 @@ impl SecurityMonitor {
     pub(crate) fn emit(&self, event: &SecurityEvent) {
         self.metrics.event(kinds::index(event.kind));
         self.bus.publish(event);
+        self.raised.publish(event);
     }
 }

@@ -17,6 +17,9 @@ impl SecurityMonitor {
     /// Count a failure for the event's client and address, `now` being [`Self::mono_ms`].
     pub(crate) fn count_failure(&self, event: &SecurityEvent, now: u64) {
         let Some(tracker) = &self.tracker else { return };
+        if !self.count_list_denials && is_list_denial(event) {
+            return;
+        }
         // Wall time only matters when some block exists (an already blocked key is not counted).
         let wall = (self.blocks.len() > 0).then(|| unix_ms(self.clock.now()));
         if let Some(id) = event.principal.as_ref().filter(|id| &***id != "anonymous")
@@ -92,6 +95,16 @@ impl SecurityMonitor {
             .with_rule(d.rule());
         self.emit(&e);
     }
+}
+
+/// An `AuthorizeFail` on an MCP list method: routine client behaviour (clients list every
+/// capability on connect), not an attempt at something specific.
+fn is_list_denial(event: &SecurityEvent) -> bool {
+    event.kind == SecurityEventKind::AuthorizeFail
+        && event
+            .method
+            .as_deref()
+            .is_some_and(|m| matches!(m, "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list"))
 }
 
 /// The `ClientBlocked` event for `target`.

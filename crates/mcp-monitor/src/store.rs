@@ -9,14 +9,19 @@
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
+use std::time::SystemTime;
+
 use crate::error::MonitorError;
-use crate::target::BlockEntry;
+use crate::target::{BlockEntry, BlockTarget};
 
 /// An edit applied by [`BlockStore::update`].
 pub type BlockEdit<'a> = &'a mut dyn FnMut(&mut Vec<BlockEntry>);
 
 /// Durable storage of the block list.
 pub trait BlockStore: fmt::Debug + Send + Sync + 'static {
+    /// Every stored entry (expired ones may be included), without change tracking.
+    fn load(&self) -> Result<Vec<BlockEntry>, MonitorError>;
+
     /// Every stored entry if the stored list changed since this store last loaded or wrote it
     /// (the first call always returns it); `None` when unchanged.
     fn load_if_changed(&self) -> Result<Option<Vec<BlockEntry>>, MonitorError>;
@@ -24,6 +29,46 @@ pub trait BlockStore: fmt::Debug + Send + Sync + 'static {
     /// Read the stored list, apply `edit`, write it back, atomically with respect to other
     /// writers of the same store. Returns the list as written.
     fn update(&self, edit: BlockEdit<'_>) -> Result<Vec<BlockEntry>, MonitorError>;
+
+    /// Blocks active at `now` (for `mcp-server block list`), ordered by end time.
+    fn list(&self, now: SystemTime) -> Result<Vec<BlockEntry>, MonitorError> {
+        let mut entries = self.load()?;
+        entries.retain(|e| e.until > now);
+        entries.sort_by(|a, b| a.until.cmp(&b.until).then_with(|| a.target.cmp(&b.target)));
+        Ok(entries)
+    }
+
+    /// Add or replace the block on `entry.target` (for `mcp-server block add`).
+    fn add(&self, entry: BlockEntry) -> Result<(), MonitorError> {
+        self.update(&mut |v| {
+            v.retain(|e| e.target != entry.target);
+            v.push(entry.clone());
+        })
+        .map(drop)
+    }
+
+    /// Remove the block on `target` (for `mcp-server block remove`); false when there was none.
+    fn remove(&self, target: &BlockTarget) -> Result<bool, MonitorError> {
+        let mut found = false;
+        self.update(&mut |v| {
+            let before = v.len();
+            v.retain(|e| &e.target != target);
+            found = v.len() != before;
+        })?;
+        Ok(found)
+    }
+}
+
+/// What the request path does while the block store cannot be reached (a shared store such as
+/// Redis is down). The last loaded block list stays in force either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// Keep serving with the last loaded list (default; what a local file store does).
+    #[default]
+    FailOpen,
+    /// Refuse every request (`SecurityMonitor::block_store_unavailable`) until the store answers
+    /// again: a block raised on another replica must not be missed.
+    FailClosed,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +100,10 @@ impl MemoryBlockStore {
 }
 
 impl BlockStore for MemoryBlockStore {
+    fn load(&self) -> Result<Vec<BlockEntry>, MonitorError> {
+        Ok(self.state.lock().unwrap_or_else(PoisonError::into_inner).entries.clone())
+    }
+
     fn load_if_changed(&self) -> Result<Option<Vec<BlockEntry>>, MonitorError> {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if s.seen == Some(s.generation) {

@@ -58,6 +58,9 @@ fn blocking(c: &BlockingConfig) -> Result<(), MonitorError> {
     }
     positive("blocking.max_tracked", c.max_tracked as u64)?;
     positive("blocking.max_blocks", c.max_blocks as u64)?;
+    if c.redis_key_prefix.is_empty() || c.redis_key_prefix.len() > 64 {
+        return Err(bad("blocking.redis_key_prefix must be 1 to 64 bytes".into()));
+    }
     if !(1..=128).contains(&c.ipv6_prefix_len) {
         return Err(bad(format!("blocking.ipv6_prefix_len must be 1..=128, got {}", c.ipv6_prefix_len)));
     }

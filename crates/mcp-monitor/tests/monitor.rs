@@ -3,6 +3,8 @@
 
 mod blockfile;
 mod common;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "webhook")]
 mod webhook;
 
@@ -213,4 +215,51 @@ fn concurrent_publishers_count_exactly() {
     // One more failure tips every address over.
     m.publish(&auth_fail(None, Some("10.3.0.7:1")));
     assert!(m.is_blocked_ip(ip("10.3.0.7")).is_some());
+}
+
+#[test]
+fn subscribe_raised_sees_only_what_the_monitor_raises() {
+    let clock = ManualClock::new();
+    let m = monitor_with("[blocking]\nblock_after = 3\n[alerts.thresholds]\nauth_failures = 2", &clock);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let _sub = m.subscribe_raised(Arc::new(move |e: &SecurityEvent| s.lock().expect("lock").push(e.kind)));
+    for _ in 0..3 {
+        m.publish(&auth_fail(Some("mallory"), None));
+    }
+    m.block("ip:192.0.2.1".parse().expect("t"), Duration::from_secs(60), "manual").expect("block");
+    let kinds = seen.lock().expect("lock").clone();
+    assert_eq!(
+        kinds,
+        [SecurityEventKind::ClientBlocked, SecurityEventKind::Alert, SecurityEventKind::ClientBlocked],
+        "the automatic block and the alert on the 3rd failure, then the manual block; never the failures"
+    );
+}
+
+fn authz_fail(method: &str) -> SecurityEvent {
+    SecurityEvent::new(SecurityEventKind::AuthorizeFail, "missing permission", std::time::SystemTime::now())
+        .with_principal("lister")
+        .with_peer(Some("198.51.100.4:1".parse().expect("addr")))
+        .with_method(method)
+}
+
+#[test]
+fn list_denials_do_not_count_toward_blocks_unless_asked() {
+    let clock = ManualClock::new();
+    let m = monitor_with("[blocking]\nblock_after = 3", &clock);
+    for method in ["tools/list", "resources/list", "resources/templates/list", "prompts/list"].repeat(3) {
+        m.publish(&authz_fail(method));
+    }
+    assert!(m.is_blocked_client("lister").is_none() && m.is_blocked_ip(ip("198.51.100.4")).is_none());
+    assert_eq!(m.metrics().events_total(SecurityEventKind::AuthorizeFail), 12, "still counted as events");
+    // A denied call (a hidden tool asked for by name) is an attempt.
+    for _ in 0..3 {
+        m.publish(&authz_fail("tools/call"));
+    }
+    assert!(m.is_blocked_client("lister").is_some());
+    let m = monitor_with("[blocking]\nblock_after = 3\ncount_list_denials = true", &clock);
+    for _ in 0..3 {
+        m.publish(&authz_fail("prompts/list"));
+    }
+    assert!(m.is_blocked_client("lister").is_some());
 }

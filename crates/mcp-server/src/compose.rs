@@ -22,6 +22,44 @@ pub fn monitoring_config(cfg: &Config) -> mcp_monitor::MonitoringConfig {
     m
 }
 
+/// Where the block list lives: in the rate limiter's Redis (shared by every replica) when
+/// `[rate_limit] backend = "redis"` and `monitoring.blocking.share_through_redis` (the default),
+/// else in the block file. Returns the store, a name for messages, and what requests get while
+/// the store is unreachable (the rate limiter's `on_backend_failure`; always fail-open for the
+/// file). Does no network IO.
+pub fn block_store(
+    cfg: &Config,
+) -> Result<(Arc<dyn mcp_monitor::BlockStore>, String, mcp_monitor::StoreFailure), ServerError> {
+    let rl = &cfg.rate_limit;
+    #[cfg(feature = "redis")]
+    if rl.backend == mcp_ratelimit::BackendKind::Redis && cfg.monitoring.blocking.share_through_redis {
+        let url = match (&rl.redis_url, &rl.redis_url_env) {
+            (Some(u), None) => u.expose().to_owned(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                ServerError::Config(format!("[rate_limit] redis_url_env: environment variable {var} is not set"))
+            })?,
+            _ => {
+                return Err(ServerError::Config(
+                    "[rate_limit] backend = \"redis\" needs redis_url or redis_url_env".into(),
+                ));
+            }
+        };
+        let b = &cfg.monitoring.blocking;
+        let timeout = std::time::Duration::from_millis(rl.redis_timeout_ms.max(1));
+        let store = mcp_monitor::RedisBlockStore::new(&url, &b.redis_key_prefix, timeout)
+            .map_err(|e| ServerError::Config(format!("[monitoring.blocking]: {e}")))?;
+        let policy = match rl.on_backend_failure {
+            mcp_ratelimit::FailurePolicy::FailOpen => mcp_monitor::StoreFailure::FailOpen,
+            mcp_ratelimit::FailurePolicy::FailClosed => mcp_monitor::StoreFailure::FailClosed,
+        };
+        return Ok((Arc::new(store), format!("Redis (keys {}*)", b.redis_key_prefix), policy));
+    }
+    let _ = rl;
+    let file = block_file(cfg);
+    let name = file.display().to_string();
+    Ok((Arc::new(mcp_monitor::FileBlockStore::new(file)), name, mcp_monitor::StoreFailure::FailOpen))
+}
+
 /// The running audit log: its writer (shut it down after serving) and the sink (GDPR purge).
 #[derive(Debug)]
 pub struct AuditLog {
@@ -29,6 +67,9 @@ pub struct AuditLog {
     pub writer: mcp_audit::WriterHandle,
     /// The sink the server records into.
     pub sink: mcp_audit::FileAuditSink,
+    /// Records the events the security monitor raises itself (blocks it makes, alerts,
+    /// anomalies); dropping it stops that.
+    pub monitor_events: Option<mcp_monitor::Subscription>,
 }
 
 impl AuditLog {
@@ -107,7 +148,16 @@ impl ServerBuilder {
         let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
             .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
         tracing::info!(path = %sink.log_path().display(), "audit log");
-        Ok((self.audit_log(Arc::new(sink.clone())), Some(AuditLog { writer: handle, sink })))
+        // The server hands every event it emits to the audit log; the monitor's own (alerts,
+        // anomalies, the blocks it makes) only exist on the monitor's bus.
+        let monitor_events = self.monitor.as_ref().map(|m| {
+            let s = sink.clone();
+            m.subscribe_raised(Arc::new(move |e: &mcp_core::SecurityEvent| {
+                let _ = mcp_core::traits::AuditSink::record(&s, e.clone());
+            }))
+        });
+        let log = AuditLog { writer: handle, sink, monitor_events };
+        Ok((self.audit_log(Arc::new(log.sink.clone())), Some(log)))
     }
 
     /// Apply `[gdpr]`: consent records in `<data_dir>/consent.json` when `consent_tracking`.
@@ -135,10 +185,14 @@ impl ServerBuilder {
                 ))
             })?;
         }
-        let monitor = mcp_monitor::SecurityMonitor::new(&monitoring, Arc::new(SystemClock))
-            .map_err(|e| ServerError::Config(format!("[monitoring]: {e}")))?;
+        let (store, where_, on_failure) = block_store(cfg)?;
+        tracing::debug!(store = %where_, "block list");
+        let monitor =
+            mcp_monitor::SecurityMonitor::with_shared_store(&monitoring, Arc::new(SystemClock), store, on_failure)
+                .map_err(|e| ServerError::Config(format!("[monitoring]: {e}")))?;
         let monitor = Arc::new(monitor);
-        // Writes automatic blocks to the block file and picks up `mcp-server block` edits.
+        // Writes automatic blocks to the block store and picks up `mcp-server block` edits (and,
+        // through Redis, the other replicas' blocks).
         let _housekeeping = monitor.spawn_housekeeping();
         Ok(self
             .rate_limits(Arc::new(limits))

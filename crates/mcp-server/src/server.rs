@@ -272,7 +272,7 @@ pub struct ServerBuilder {
     authz: Option<crate::guard::Authz>,
     audit: Option<Arc<dyn AuditSink>>,
     ratelimit: Option<Arc<mcp_ratelimit::RateLimitEngine>>,
-    monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
+    pub(crate) monitor: Option<Arc<mcp_monitor::SecurityMonitor>>,
     authz_config: Option<mcp_authz::AuthorizationConfig>,
     validation: crate::validation::ValidationConfig,
     consent: Option<Arc<crate::compliance::ConsentStore>>,

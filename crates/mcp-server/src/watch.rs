@@ -15,9 +15,20 @@ use crate::McpServer;
 use crate::dispatch::err;
 
 impl McpServer {
-    /// The complete refusal for a blocked IP (checked before authentication).
+    /// The complete refusal for a blocked IP (checked before authentication), or a 503 while
+    /// the shared block list cannot be read under `fail_closed`.
     pub(crate) fn refuse_blocked_ip(&self, peer: SocketAddr) -> Option<Response<Body>> {
-        let b = self.0.monitor.as_ref()?.is_blocked_ip(peer.ip())?;
+        let m = self.0.monitor.as_ref()?;
+        if m.block_store_unavailable() {
+            let obj =
+                err(codes::CAPACITY_EXCEEDED, "Service unavailable: the block list cannot be read; try again shortly");
+            let mut r = Response::new(Body::full(mcp_protocol::encode_error(None, &obj)));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Some(r);
+        }
+        let b = m.is_blocked_ip(peer.ip())?;
         Some(self.blocked(&b, peer, None))
     }
 

@@ -60,6 +60,11 @@ impl OtelExporter {
     /// Build the exporters for `cfg` (header values read through `env`) and start their
     /// background threads. `service_version` becomes `service.version`. Nothing is sent until
     /// there is something to send, so an unreachable receiver does not fail this.
+    ///
+    /// The exporter sends with reqwest over rustls: when the process's reqwest is built without
+    /// a bundled crypto provider (`rustls-no-provider`, as in this workspace), install one first,
+    /// e.g. `rustls::crypto::ring::default_provider().install_default()`; otherwise this returns
+    /// an error saying the HTTP client could not be created.
     pub fn start(
         cfg: &TelemetryConfig,
         service_version: &str,

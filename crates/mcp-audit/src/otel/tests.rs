@@ -103,6 +103,8 @@ fn record(outcome: AuditOutcome, code: Option<i64>) -> AuditRecord {
 
 #[test]
 fn spans_events_and_metrics_reach_a_real_receiver() {
+    // reqwest is built with `rustls-no-provider` in this workspace: the process picks the provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (addr, got) = receiver();
     let cfg = TelemetryConfig {
         enabled: true,

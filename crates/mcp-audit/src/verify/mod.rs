@@ -35,7 +35,15 @@ pub fn verify(
     let files = chain_order(paths, key)?;
     let ordered: Vec<PathBuf> = files.iter().map(|f| f.1.clone()).collect();
     let mut meter = Meter::new(&ordered, progress);
-    let mut v = Verifier { key, state: None, purges: Vec::new(), needs_purge: None, report: VerifyReport::default() };
+    let final_index = files.last().map(|f| f.0);
+    let mut v = Verifier {
+        key,
+        state: None,
+        purges: Vec::new(),
+        needs_purge: None,
+        final_index,
+        report: VerifyReport::default(),
+    };
     let mut last_kind = String::new();
     for (index, path) in &files {
         let file = v.file(*index, path, &mut meter, &mut last_kind)?;
@@ -83,6 +91,9 @@ struct Verifier<'k> {
     purges: Vec<Purge>,
     /// The first file does not start the log: (its index, its anchor's seq, its prev_chain).
     needs_purge: Option<(u64, u64, String)>,
+    /// Index of the newest file: the only one whose unterminated last line is a crash's torn
+    /// write rather than damage.
+    final_index: Option<u64>,
     report: VerifyReport,
 }
 
@@ -102,6 +113,15 @@ impl Verifier<'_> {
             if last && !raw.terminated && n > 1 && crate::files::LogPaths::new(path).is_ok_and(|p| p.is_live()) {
                 // A running writer is appending this line right now.
                 self.report.in_progress = true;
+                break;
+            }
+            if last && !raw.terminated && n > 1 && self.final_index == Some(index) {
+                // A write cut short by a crash (kill -9, power cut): the writer acknowledges a
+                // record only after writing its newline (and fsyncing under `every_record`), so
+                // this record was never acknowledged. The next start cuts it off and writes a
+                // `recovery` record. Cutting records off the end at a line boundary cannot be
+                // detected either, so failing here would protect nothing.
+                self.report.torn_tail_bytes = Some(raw.len as u64);
                 break;
             }
             let text = raw.text.map_err(|_| fail(path, n, Problem::Malformed("not UTF-8".into())))?;

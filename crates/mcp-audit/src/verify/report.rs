@@ -120,4 +120,8 @@ pub struct VerifyReport {
     /// The active file was being written during verification and its last, incomplete line was
     /// left out (a record in the middle of being appended, not a truncation).
     pub in_progress: bool,
+    /// No writer holds the log and its newest file ends in an incomplete line of this many bytes:
+    /// a write cut short by a crash, never acknowledged, left out of the check. The next writer
+    /// start cuts it off and records a `recovery`.
+    pub torn_tail_bytes: Option<u64>,
 }

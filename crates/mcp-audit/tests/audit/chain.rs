@@ -76,17 +76,37 @@ fn swapped_lines_are_found() {
 }
 
 #[test]
-fn a_truncated_last_line_is_reported_as_truncation() {
+fn a_torn_last_line_of_the_newest_file_is_left_out_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), &config(""), 10);
     let path = active(dir.path());
     let text = std::fs::read_to_string(&path).unwrap();
+    // A write cut short by a crash: the record was never acknowledged.
     std::fs::write(&path, &text[..text.len() - 40]).unwrap();
-    let f = failure(verify(dir.path()));
-    assert_eq!((f.line, f.problem), (12, Problem::Truncated));
-    // only the newline missing: still a truncation
+    let report = verify(dir.path()).unwrap();
+    let last_len = text.trim_end().rsplit('\n').next().unwrap().len() as u64;
+    assert_eq!((report.records, report.torn_tail_bytes), (11, Some(last_len - 39)));
+    assert!(!report.clean_shutdown && !report.in_progress);
+    // only the newline missing: the same (the newline is written with the record)
     std::fs::write(&path, &text[..text.len() - 1]).unwrap();
-    assert_eq!(failure(verify(dir.path())).problem, Problem::Truncated);
+    assert_eq!(verify(dir.path()).unwrap().torn_tail_bytes, Some(last_len));
+    // a torn line followed by a complete one is damage, not a crash
+    let lines: Vec<&str> = text.lines().collect();
+    let damaged = format!("{}\n{}\n{}\n", lines[..5].join("\n"), &lines[5][..30], lines[6..].join("\n"));
+    std::fs::write(&path, damaged).unwrap();
+    assert!(matches!(failure(verify(dir.path())).problem, Problem::Malformed(_) | Problem::Truncated));
+}
+
+#[test]
+fn a_torn_line_at_the_end_of_an_older_file_is_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), &config("rotate_size_bytes = 2000"), 60);
+    let all = files(dir.path());
+    assert!(all.len() >= 2, "{all:?}");
+    let text = std::fs::read_to_string(&all[0]).unwrap();
+    std::fs::write(&all[0], &text[..text.len() - 1]).unwrap();
+    let f = failure(verify(dir.path()));
+    assert_eq!((f.path, f.problem), (all[0].clone(), Problem::Truncated));
 }
 
 #[test]
@@ -163,7 +183,7 @@ fn an_incomplete_tail_is_cut_and_recorded_when_a_writer_resumes() {
     let partial = r#"{"seq":6,"ts":"2026-01-01T00:00:00.000Z","type":"tool_ex"#;
     text.push_str(partial);
     std::fs::write(&path, &text).unwrap();
-    assert_eq!(failure(verify(dir.path())).problem, Problem::Truncated);
+    assert_eq!(verify(dir.path()).unwrap().torn_tail_bytes, Some(partial.len() as u64));
     write_log(dir.path(), &config(""), 2);
     let report = verify(dir.path()).unwrap();
     assert_eq!(report.recoveries, 1);

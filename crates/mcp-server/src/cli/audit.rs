@@ -28,8 +28,14 @@ pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
     drop(line);
     match report {
         Ok(r) => {
+            let torn = r
+                .torn_tail_bytes
+                .map(|b| {
+                    format!(", incomplete last record ({b} bytes, cut off by a crash, never acknowledged) left out")
+                })
+                .unwrap_or_default();
             println!(
-                "audit log OK: {} records in {} files ({} erased{}{})",
+                "audit log OK: {} records in {} files ({} erased{}{}{torn})",
                 r.records,
                 r.files.len(),
                 r.erased,
@@ -87,15 +93,17 @@ pub fn erase(cfg: &Config, client: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Remove the client's entry from the block file (personal data the server keeps).
+/// Remove the client's entry from the block list (personal data the server keeps): the block
+/// file, or Redis when the block list is shared there.
 fn erase_blocks(cfg: &Config, client: &str) -> Result<bool, ServerError> {
-    let path = mcp_server::block_file(cfg);
-    if !path.exists() {
+    let (store, _, _) = mcp_server::block_store(cfg)?;
+    let fail = |e: mcp_monitor::MonitorError| ServerError::Config(format!("gdpr erase: block list: {e}"));
+    let target = mcp_monitor::BlockTarget::client(client).map_err(fail)?;
+    // Only write when there is something to remove (a missing block file stays missing).
+    if !store.load().map_err(fail)?.iter().any(|e| e.target == target) {
         return Ok(false);
     }
-    let fail = |e: mcp_monitor::MonitorError| ServerError::Config(format!("gdpr erase: block file: {e}"));
-    let target = mcp_monitor::BlockTarget::client(client).map_err(fail)?;
-    mcp_monitor::FileBlockStore::new(path).remove(&target).map_err(fail)
+    store.remove(&target).map_err(fail)
 }
 
 /// Print every audit record about `client` as one JSON document.

@@ -1,12 +1,14 @@
-//! `mcp-server block list|add|remove`: the block file the running server reloads.
+//! `mcp-server block list|add|remove`: the block list the running server reloads (the block
+//! file, or Redis when the rate limiter uses it).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mcp_monitor::{BlockEntry, BlockTarget, FileBlockStore};
+use mcp_monitor::{BlockEntry, BlockStore, BlockTarget};
 use mcp_server::{Config, ServerError};
 
-fn store(cfg: &Config) -> FileBlockStore {
-    FileBlockStore::new(mcp_server::block_file(cfg))
+fn store(cfg: &Config) -> Result<Arc<dyn BlockStore>, ServerError> {
+    mcp_server::block_store(cfg).map(|(s, _, _)| s)
 }
 
 fn target(t: &str) -> Result<BlockTarget, ServerError> {
@@ -14,15 +16,16 @@ fn target(t: &str) -> Result<BlockTarget, ServerError> {
 }
 
 fn err(e: mcp_monitor::MonitorError) -> ServerError {
-    ServerError::Config(format!("block file: {e}"))
+    ServerError::Config(format!("block list: {e}"))
 }
 
 /// Print the active blocks.
 pub fn list(cfg: &Config) -> Result<(), ServerError> {
     let now = SystemTime::now();
-    let entries = store(cfg).list(now).map_err(err)?;
+    let (store, name, _) = mcp_server::block_store(cfg)?;
+    let entries = store.list(now).map_err(err)?;
     if entries.is_empty() {
-        println!("no active blocks ({})", mcp_server::block_file(cfg).display());
+        println!("no active blocks ({name})");
     }
     for e in entries {
         let left = e.until.duration_since(now).unwrap_or_default().as_secs();
@@ -34,14 +37,14 @@ pub fn list(cfg: &Config) -> Result<(), ServerError> {
 /// Block `target` for `secs` seconds.
 pub fn add(cfg: &Config, t: &str, secs: u64, reason: &str) -> Result<(), ServerError> {
     let entry = BlockEntry::manual(target(t)?, Duration::from_secs(secs), reason, SystemTime::now()).map_err(err)?;
-    store(cfg).add(entry).map_err(err)?;
+    store(cfg)?.add(entry).map_err(err)?;
     println!("blocked {t} for {secs}s; a running server picks this up within its reload interval");
     Ok(())
 }
 
 /// Lift the block on `target`.
 pub fn remove(cfg: &Config, t: &str) -> Result<(), ServerError> {
-    if store(cfg).remove(&target(t)?).map_err(err)? {
+    if store(cfg)?.remove(&target(t)?).map_err(err)? {
         println!("unblocked {t}");
         Ok(())
     } else {

@@ -5,10 +5,10 @@ use std::process::{Child, Command, Stdio};
 
 use super::*;
 
-/// `mcp-server serve` on a free port with its own data dir; killed (SIGTERM) on drop.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
+/// `mcp-server serve` on a free port with its own data dir; killed (SIGKILL) on drop.
+pub(super) struct Serve {
+    pub(super) child: Child,
+    pub(super) addr: SocketAddr,
 }
 
 impl Serve {
@@ -22,7 +22,7 @@ impl Serve {
 
     /// `mcp-server ARGS` (a server that will listen on `port`), stderr to `stderr`; waits until
     /// it accepts connections.
-    fn spawn(args: &[&str], env: &[(&str, &std::ffi::OsStr)], port: u16, stderr: Stdio) -> Self {
+    pub(super) fn spawn(args: &[&str], env: &[(&str, &std::ffi::OsStr)], port: u16, stderr: Stdio) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
             .args(args)
@@ -43,7 +43,7 @@ impl Serve {
     }
 
     /// SIGTERM and wait: the server drains and closes its audit log.
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
@@ -56,7 +56,7 @@ impl Drop for Serve {
     }
 }
 
-fn new_key(data: &std::path::Path, name: &str, roles: &str) -> String {
+pub(super) fn new_key(data: &std::path::Path, name: &str, roles: &str) -> String {
     let (ok, out, err) = cli(data, &["keys", "new", "--name", name, "--roles", roles], b"");
     assert!(ok, "{out}{err}");
     out.split_whitespace().find(|w| w.starts_with("mcp_")).unwrap().to_owned()

@@ -761,10 +761,14 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
     assert!(!r.body.contains("tok-3f9a8b7c6d5e"), "{}", r.body);
 }
 
+mod audit_crash;
 mod authz_runtime;
 mod cli_audit;
+mod monitor_alerts;
 #[cfg(feature = "otel")]
 mod otel;
 mod protection;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_blocks;

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 mod cli;
 
+/// The binary's allocator: mimalloc costs fewer instructions per allocation than the system
+/// allocator on the request path (feature `mimalloc`, on by default).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_server::{Config, LogFormat, McpServer, ServerError};
 

@@ -40,6 +40,36 @@ limits = [
 pub fn api_key_config() -> String {
     format!("{DEFAULT_CONFIG}{BENCH_LIMITS}")
 }
+
+/// What `ours-plain` switches off: every protection stage after authentication.
+pub const PLAIN_STAGES_OFF: &str = "
+# Added by `cargo xtask bench` (ours-plain): the protection stages off, authentication kept.
+[authorization]
+enabled = false
+
+[rate_limit]
+enabled = false
+
+[audit_log]
+enabled = false
+
+[prompt_security]
+enabled = false
+
+[monitoring.blocking]
+enabled = false
+
+[monitoring.alerts]
+enabled = false
+
+[monitoring.anomaly]
+enabled = false
+";
+
+/// The configuration of `ours-plain`: the embedded default plus [`PLAIN_STAGES_OFF`].
+pub fn plain_config() -> String {
+    format!("{DEFAULT_CONFIG}{PLAIN_STAGES_OFF}")
+}
 /// `iss` of the tokens and `auth.jwt.issuer`.
 pub const ISSUER: &str = "https://issuer.bench.invalid";
 /// `sub` of the tokens: the principal.

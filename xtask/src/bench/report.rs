@@ -90,6 +90,11 @@ fn describe(target: Target, authenticated: bool, jwt_cache: bool) -> String {
     let Some(alg) = target.jwt() else {
         return match target {
             Target::Bare => "bare: JSON-RPC parse and a fixed answer, no security (the ceiling)".into(),
+            Target::OursPlain => {
+                "ours-plain: embedded default with authorization, rate limits, audit log, prompt guard and \
+                                  monitoring off; API key kept (the foundation's tools/call path)"
+                    .into()
+            }
             _ => auth_line(authenticated).into(),
         };
     };

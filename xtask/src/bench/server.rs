@@ -72,9 +72,10 @@ impl Server {
                 (launch.config, launch.env, files) = (Some(setup.config), setup.env, setup.files);
                 Some(Credential::Bearer(setup.token))
             }
-            (Target::Ours, None) => {
+            (Target::Ours | Target::OursPlain, None) => {
                 let config = dir.join(format!("{name}.toml"));
-                std::fs::write(&config, jwt::api_key_config()).map_err(|e| format!("{}: {e}", config.display()))?;
+                let text = if target == Target::OursPlain { jwt::plain_config() } else { jwt::api_key_config() };
+                std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
                 (launch.config, files) = (Some(config.clone()), vec![config]);
                 provision_key(&release, &data)?.map(Credential::ApiKey)
             }

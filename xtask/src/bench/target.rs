@@ -8,6 +8,10 @@ use super::jwt::Alg;
 pub enum Target {
     /// `mcp-server serve` with its embedded default configuration; an API key (`x-api-key`).
     Ours,
+    /// The default configuration with the protection stages off (authorization, rate limits,
+    /// audit log, prompt guard, monitoring): the foundation's `tools/call` path, still
+    /// authenticated with an API key.
+    OursPlain,
     /// The default configuration plus `[auth.jwt]` (HS256); `Authorization: Bearer <JWT>`.
     OursJwtHs256,
     /// The default configuration plus `[auth.jwt]` (ES256); `Authorization: Bearer <JWT>`.
@@ -18,12 +22,13 @@ pub enum Target {
 
 impl Target {
     /// Every target, in table order.
-    pub const ALL: [Self; 4] = [Self::Ours, Self::OursJwtHs256, Self::OursJwtEs256, Self::Bare];
+    pub const ALL: [Self; 5] = [Self::Ours, Self::OursPlain, Self::OursJwtHs256, Self::OursJwtEs256, Self::Bare];
 
     /// The name on the command line and in the table.
     pub fn name(self) -> &'static str {
         match self {
             Self::Ours => "ours",
+            Self::OursPlain => "ours-plain",
             Self::OursJwtHs256 => "ours-jwt-hs256",
             Self::OursJwtEs256 => "ours-jwt-es256",
             Self::Bare => "bare",
@@ -45,7 +50,7 @@ impl Target {
         match self {
             Self::OursJwtHs256 => Some(Alg::Hs256),
             Self::OursJwtEs256 => Some(Alg::Es256),
-            Self::Ours | Self::Bare => None,
+            Self::Ours | Self::OursPlain | Self::Bare => None,
         }
     }
 }

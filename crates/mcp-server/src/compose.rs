@@ -151,7 +151,10 @@ impl ServerBuilder {
 /// `[auth]`: a JWT HMAC key, the API-key pepper, an OAuth client secret) gets a new version —
 /// rotated by a schedule, by `mcp-server secrets rotate|set` in another process, or in Vault.
 /// Checked every `every` against the uncached backend; requests keep being served by the
-/// previous authenticator until the new one is ready, and a failed rebuild keeps it.
+/// previous authenticator until the new one is ready, and a failed rebuild keeps it. Credentials
+/// made with the previous secrets stay valid while the new version is younger than its grace
+/// period (`[secrets] rotation_grace_secs` or the secret's own `grace_secs`; see
+/// [`crate::McpServer::rotate_authenticator`]).
 pub fn spawn_auth_rotation_watch(
     server: crate::McpServer,
     cfg: Config,
@@ -189,7 +192,8 @@ pub fn spawn_auth_rotation_watch(
             }
             match crate::auth::authenticator_from_config(&cfg, Some(&secrets), server.event_sink()).await {
                 Ok((auth, _)) => {
-                    server.replace_authenticator(auth);
+                    let grace = crate::secrets::grace_left(&secrets, &names).await;
+                    server.rotate_authenticator(auth, grace);
                     seen = now;
                     let e = mcp_core::SecurityEvent::new(
                         mcp_core::SecurityEventKind::ConfigChange,

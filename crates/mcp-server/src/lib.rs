@@ -44,6 +44,7 @@ mod validation;
 mod watch;
 
 pub use auth::NewKey;
+pub use auth::PREVIOUS_SECRET_RULE;
 pub use auth::authenticator_from_config;
 pub use compose::{AuditLog, audit_paths, block_file, consent_file, monitoring_config, spawn_auth_rotation_watch};
 pub use config::{Config, DEFAULT_CONFIG, DangerSection, LogFormat, STANDARD_POLICY, standard_policy};

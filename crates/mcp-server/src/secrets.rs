@@ -46,3 +46,20 @@ pub async fn open(cfg: &crate::Config) -> Result<Secrets, ServerError> {
         }
     }
 }
+
+/// What is left of the grace period after `names` were rotated: for each secret, its grace period
+/// (`[secrets] rotation_grace_secs`, or the `grace_secs` of its `[[secrets.rotation]]` entry)
+/// minus the age of its current version — the same window [`Secrets::accepted`] uses —, the
+/// longest of them. A version whose creation time the backend does not know gets the whole
+/// period.
+pub async fn grace_left(secrets: &Secrets, names: &[mcp_core::traits::SecretName]) -> std::time::Duration {
+    let now = std::time::SystemTime::now();
+    let mut left = std::time::Duration::ZERO;
+    for n in names {
+        let grace = secrets.rotator().grace_for(n);
+        let Ok(v) = secrets.backend().read(n, &mcp_secrets::VersionSelector::Current).await else { continue };
+        let age = v.created.and_then(|c| now.duration_since(c).ok()).unwrap_or_default();
+        left = left.max(grace.saturating_sub(age));
+    }
+    left
+}

@@ -765,3 +765,4 @@ mod cli_audit;
 mod protection;
 #[cfg(feature = "redis")]
 mod redis;
+mod rotation_grace;

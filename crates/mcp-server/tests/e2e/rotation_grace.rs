@@ -1,0 +1,67 @@
+//! The grace period after a rotation of the JWT HMAC secret, through a real `mcp-server serve`
+//! whose secret is rotated in its store by another process.
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use super::cli_audit::{hs256, jwt_server};
+use super::*;
+
+/// Tokens signed with the previous key keep working until the new key is `[secrets]
+/// rotation_grace_secs` old, each such request is audited as a straggler, and once the grace
+/// is over they are refused and the end of the grace is recorded.
+#[test]
+fn previous_jwt_key_is_accepted_during_the_grace_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (old, new) = ("grace-old-key-0123456789abcdef0123456789", "grace-new-key-fedcba9876543210fedcba9876");
+    let extra = "[monitoring.blocking]\nblock_after = 1000\n";
+    let env = [("MCP_SERVER__SECRET_POLL_SECS", "1"), ("MCP_SECRETS__ROTATION_GRACE_SECS", "3")];
+    let (server, resource) = jwt_server(d, old, extra, "cache_capacity = 0\n", &env, Stdio::null());
+    let addr = server.addr;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims =
+        json!({"iss": "https://issuer.test", "aud": resource, "sub": "straggler", "iat": now, "exp": now + 600});
+    let status = |key: &str| {
+        let bearer = format!("Bearer {}", hs256(key.as_bytes(), &claims));
+        let h = [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+            ("authorization", &bearer),
+        ];
+        send(addr, "POST", &h, &modern_body(1, "tools/list", json!({}))).status
+    };
+    assert_eq!((status(old), status(new)), (200, 401));
+    let (ok, out, err) = cli(d, &["secrets", "set", "jwt/hmac"], new.as_bytes());
+    assert!(ok, "{out}{err}");
+    let mut switched = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        if status(new) == 200 {
+            switched = Some(Instant::now());
+            break;
+        }
+    }
+    let switched = switched.expect("the new key was not picked up");
+    let old_within = status(old);
+    let within_at = switched.elapsed();
+    std::thread::sleep(Duration::from_millis(3500).saturating_sub(switched.elapsed()));
+    let (old_after, new_after) = (status(old), status(new));
+    server.stop();
+    assert!(within_at < Duration::from_secs(2), "the check within the grace came too late: {within_at:?}");
+    assert_eq!(old_within, 200, "the previous key is refused within the grace period");
+    assert_eq!((old_after, new_after), (401, 200), "after the grace period");
+    let audit: String = std::fs::read_dir(d.join("audit"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    let stragglers = audit.lines().filter(|l| l.contains(mcp_server::PREVIOUS_SECRET_RULE)).count();
+    assert_eq!(stragglers, 1, "one request was accepted with the previous key: {audit}");
+    assert!(audit.contains("straggler"), "the straggler's principal is named");
+    assert!(audit.contains("rotation grace period over"), "the end of the grace is recorded: {audit}");
+    for key in [old, new] {
+        assert!(!audit.contains(key), "a key leaked into the audit log");
+    }
+}

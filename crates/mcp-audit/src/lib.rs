@@ -63,4 +63,4 @@ pub use select::{EventClass, Field};
 pub use shared::{AuditStats, DegradedCause, FaultHook, HealthChange, HealthHook, IoOp};
 pub use sink::{FileAuditSink, SinkOptions, WriterHandle};
 pub use ticket::Ticket;
-pub use verify::{FileReport, Problem, VerifyFailure, VerifyReport, log_files, verify};
+pub use verify::{FileReport, Problem, VerifyFailure, VerifyReport, log_files, verify, verify_with_keys};

@@ -63,6 +63,66 @@ impl AuditLog {
     }
 }
 
+impl AuditLog {
+    /// With `[audit_log] key_secret`: check that secret's version every `every` and, when it
+    /// changed (a schedule, `mcp-server secrets rotate`, Vault), switch the log to the new key
+    /// without a restart: the records accepted before are written with the old key, a new file
+    /// starts whose anchor names the new key id, and a `config_change` record says so. A failed
+    /// switch keeps the old key and is tried again at the next check.
+    pub fn spawn_key_watch(&self, cfg: &Config, secrets: mcp_secrets::Secrets, every: std::time::Duration) {
+        let Some(name) = cfg.audit_log.key_secret.as_deref().and_then(|n| mcp_core::traits::SecretName::parse(n).ok())
+        else {
+            return;
+        };
+        let sink = self.sink.clone();
+        tokio::spawn(async move {
+            let current = mcp_secrets::VersionSelector::Current;
+            let mut seen = secrets.backend().read(&name, &current).await.ok().map(|v| v.version);
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = secrets.backend().read(&name, &current).await.ok().map(|v| v.version);
+                if now.is_none() || now == seen {
+                    continue;
+                }
+                // Read through the cache so the new value is registered for masking too.
+                secrets.cached().invalidate(&name);
+                let key = match mcp_secrets::VersionedSecretStore::read(secrets.cached(), &name, &current).await {
+                    Ok(v) => mcp_audit::AuditKey::from_secret(secrecy::ExposeSecret::expose_secret(&v.value)),
+                    Err(e) => Err(mcp_audit::AuditError::Config(e.to_string())),
+                };
+                let key = match key {
+                    Ok(k) => k,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the rotated audit key cannot be used; keeping the previous one");
+                        seen = now;
+                        continue;
+                    }
+                };
+                let key_id = key.key_id();
+                let s = sink.clone();
+                match tokio::task::spawn_blocking(move || s.rotate_key(key)).await {
+                    Ok(Ok(())) => {
+                        seen = now;
+                        tracing::info!(key_id = %key_id, "audit key rotated: the log continues in a new file");
+                        let e = mcp_core::SecurityEvent::new(
+                            mcp_core::SecurityEventKind::ConfigChange,
+                            "audit key rotated: this file and the next ones use the new key",
+                            std::time::SystemTime::now(),
+                        );
+                        let _ = mcp_core::traits::AuditSink::record(&sink, e);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "the audit log could not switch to the rotated key; retrying")
+                    }
+                    Err(e) => tracing::error!(error = %e, "switching the audit key panicked"),
+                }
+            }
+        });
+    }
+}
+
 /// The consent file.
 pub fn consent_file(cfg: &Config) -> std::path::PathBuf {
     crate::data_dir(cfg).join("consent.json")
@@ -70,12 +130,30 @@ pub fn consent_file(cfg: &Config) -> std::path::PathBuf {
 
 /// The audit key and the active log file of `cfg` (for `audit verify` and the `gdpr` commands).
 pub fn audit_paths(cfg: &Config, create_key: bool) -> Result<(mcp_audit::AuditKey, std::path::PathBuf), ServerError> {
+    let (keys, path) = audit_key_ring(cfg, create_key)?;
+    let key = keys.into_iter().next().ok_or_else(|| ServerError::Config("[audit_log]: no audit key".into()))?;
+    Ok((key, path))
+}
+
+/// Every audit key of `cfg`, the one in use first, and the active log file: with `[audit_log]
+/// key_secret`, the current version of that secret and each older version the store still
+/// keeps (what `audit verify` needs after rotations); otherwise the one key from the file or
+/// variable.
+pub fn audit_key_ring(
+    cfg: &Config,
+    create_key: bool,
+) -> Result<(Vec<mcp_audit::AuditKey>, std::path::PathBuf), ServerError> {
     let data = crate::data_dir(cfg);
     let a = &cfg.audit_log;
     a.validate().map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
-    let key = mcp_audit::AuditKey::from_config(a, &data, create_key, &|v| std::env::var(v).ok())
-        .map_err(|e| ServerError::Config(format!("[audit_log] key: {e}")))?;
-    Ok((key, a.log_path(&data)))
+    let keys = match crate::secrets::audit_keys_blocking(cfg)? {
+        Some(keys) => keys,
+        None => vec![
+            mcp_audit::AuditKey::from_config(a, &data, create_key, &|v| std::env::var(v).ok())
+                .map_err(|e| ServerError::Config(format!("[audit_log] key: {e}")))?,
+        ],
+    };
+    Ok((keys, a.log_path(&data)))
 }
 
 impl ServerBuilder {
@@ -86,7 +164,11 @@ impl ServerBuilder {
             tracing::warn!("the audit log is disabled ([audit_log] enabled = false)");
             return Ok((self, None));
         }
-        let (key, path) = audit_paths(cfg, true)?;
+        let (keys, path) = audit_key_ring(cfg, true)?;
+        let Some((key, previous_keys)) = keys.split_first() else {
+            return Err(ServerError::Config("[audit_log]: no audit key".into()));
+        };
+        let key = key.clone();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 ServerError::Config(format!(
@@ -103,7 +185,11 @@ impl ServerBuilder {
                 tracing::warn!(target: "mcp_security", kind = "audit_recovered", "the audit log accepts records again")
             }
         });
-        let options = mcp_audit::SinkOptions { on_health: Some(on_health), ..Default::default() };
+        let options = mcp_audit::SinkOptions {
+            on_health: Some(on_health),
+            previous_keys: previous_keys.to_vec(),
+            ..Default::default()
+        };
         let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
             .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
         tracing::info!(path = %sink.log_path().display(), "audit log");

@@ -46,7 +46,9 @@ mod watch;
 pub use auth::NewKey;
 pub use auth::PREVIOUS_SECRET_RULE;
 pub use auth::authenticator_from_config;
-pub use compose::{AuditLog, audit_paths, block_file, consent_file, monitoring_config, spawn_auth_rotation_watch};
+pub use compose::{
+    AuditLog, audit_key_ring, audit_paths, block_file, consent_file, monitoring_config, spawn_auth_rotation_watch,
+};
 pub use config::{Config, DEFAULT_CONFIG, DangerSection, LogFormat, STANDARD_POLICY, standard_policy};
 pub use context::{LogLevel, RequestContext};
 pub use error::{ServerError, http_status_for};

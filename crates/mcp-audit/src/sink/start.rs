@@ -71,8 +71,14 @@ impl FileAuditSink {
         crate::files::ensure_dir(&paths.dir)?;
         let lock = paths.writer_lock()?;
         let now = options.clock.now();
-        let (mut log, cut) =
-            LogFile::open_rolling(paths.clone(), key.clone(), &options.previous_keys, now, lock, options.fault.clone())?;
+        let (mut log, cut) = LogFile::open_rolling(
+            paths.clone(),
+            key.clone(),
+            &options.previous_keys,
+            now,
+            lock,
+            options.fault.clone(),
+        )?;
         let mut tentative = log.committed;
         let mut buf = Vec::new();
         if cut > 0 {

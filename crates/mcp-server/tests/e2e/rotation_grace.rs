@@ -65,3 +65,78 @@ fn previous_jwt_key_is_accepted_during_the_grace_only() {
         assert!(!audit.contains(key), "a key leaked into the audit log");
     }
 }
+
+/// `[audit_log] key_secret`: rotating that secret while the server runs switches the audit log
+/// to the new key (a new file, its anchor naming the new key id) without a restart, and `audit
+/// verify` checks the whole log with the versions the store keeps; tampering is still found.
+#[test]
+fn audit_key_rotation_without_restart_and_verify_across_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (k1, k2) = ("audit-key-one-0123456789abcdef0123456789", "audit-key-two-fedcba9876543210fedcba9876");
+    let (ok, out, err) = cli(d, &["secrets", "set", "audit/hmac"], k1.as_bytes());
+    assert!(ok, "{out}{err}");
+    let extra = "[audit_log]\nkey_secret = \"audit/hmac\"\n";
+    let env = [("MCP_SERVER__SECRET_POLL_SECS", "1")];
+    let jwt_key = "jwt-key-for-the-audit-rotation-test-0123456";
+    let log = std::fs::File::create(d.join("server.log")).unwrap();
+    let (server, resource) = jwt_server(d, jwt_key, extra, "", &env, log.into());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = json!({"iss": "https://issuer.test", "aud": resource, "sub": "auditor", "iat": now, "exp": now + 600});
+    let bearer = format!("Bearer {}", hs256(jwt_key.as_bytes(), &claims));
+    let list = |id: u64| {
+        let h = [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+            ("authorization", bearer.as_str()),
+        ];
+        send(server.addr, "POST", &h, &modern_body(id, "tools/list", json!({}))).status
+    };
+    for i in 0..3 {
+        assert_eq!(list(i), 200);
+    }
+    let (ok, out, err) = cli(d, &["secrets", "set", "audit/hmac"], k2.as_bytes());
+    assert!(ok, "{out}{err}");
+    let audit_dir = d.join("audit");
+    let count = || mcp_audit::log_files(&audit_dir.join("audit.log")).unwrap().len();
+    let mut rotated = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        if count() >= 2 {
+            rotated = true;
+            break;
+        }
+    }
+    for i in 3..6 {
+        assert_eq!(list(i), 200);
+    }
+    server.stop();
+    let logged = std::fs::read_to_string(d.join("server.log")).unwrap();
+    assert!(rotated, "the audit log did not switch to the rotated key: {logged}");
+    for k in [k1, k2] {
+        assert!(!logged.contains(k), "an audit key leaked into the server log");
+    }
+    let config = d.join("server.toml");
+    let config = config.to_str().unwrap();
+    let (ok, out, err) = cli(d, &["audit", "verify", "--config", config], b"");
+    assert!(ok && out.contains("audit log OK") && out.contains("in 2 files"), "{out}{err}");
+    let files = mcp_audit::log_files(&audit_dir.join("audit.log")).unwrap();
+    let key_id = |p: &std::path::Path| {
+        let first = std::fs::read_to_string(p).unwrap().lines().next().unwrap().to_owned();
+        serde_json::from_str::<Value>(&first).unwrap()["body"]["key_id"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(key_id(&files[0]), key_id(&files[1]), "each file names its own key");
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(text.contains("audit key rotated"), "the switch is recorded in the new file");
+    for k in [k1, k2] {
+        let all: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+        assert!(!all.contains(k), "an audit key leaked into the log");
+    }
+    // Tampering with the file written under the old key is found.
+    let old = std::fs::read_to_string(&files[0]).unwrap();
+    std::fs::write(&files[0], old.replacen("\"auditor\"", "\"mallory\"", 1)).unwrap();
+    let (ok, out, err) = cli(d, &["audit", "verify", "--config", config], b"");
+    assert!(!ok && err.contains("FAILED"), "{out}{err}");
+}

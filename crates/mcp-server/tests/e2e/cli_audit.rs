@@ -22,7 +22,7 @@ impl Serve {
 
     /// `mcp-server ARGS` (a server that will listen on `port`), stderr to `stderr`; waits until
     /// it accepts connections.
-    fn spawn(args: &[&str], env: &[(&str, &std::ffi::OsStr)], port: u16, stderr: Stdio) -> Self {
+    pub(super) fn spawn(args: &[&str], env: &[(&str, &std::ffi::OsStr)], port: u16, stderr: Stdio) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mcp-server"))
             .args(args)

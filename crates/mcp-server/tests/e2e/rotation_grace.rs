@@ -140,3 +140,70 @@ fn audit_key_rotation_without_restart_and_verify_across_it() {
     let (ok, out, err) = cli(d, &["audit", "verify", "--config", config], b"");
     assert!(!ok && err.contains("FAILED"), "{out}{err}");
 }
+
+/// An API-key pepper kept in the secret store and rotated while the server runs: a key whose
+/// digest was made with the previous pepper works during the grace period, then is refused.
+#[test]
+fn api_keys_of_the_previous_pepper_work_during_the_grace_only() {
+    use secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (p1, p2) = ("pepper-one-0123456789abcdef0123456789abcdef", "pepper-two-fedcba9876543210fedcba9876543210");
+    let (ok, out, err) = cli(d, &["secrets", "set", "auth/pepper"], p1.as_bytes());
+    assert!(ok, "{out}{err}");
+    let pepper = secrecy::SecretBox::new(Box::from(p1.as_bytes()));
+    let key = mcp_auth::generate_api_key("peppered", &pepper, &["tools"], &[], None).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = d.join("server.toml");
+    let text = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[monitoring.blocking]\nblock_after = 1000\n\
+         [auth]\nmethods = [\"api_key\"]\n[auth.api_keys]\npepper = {{ secret = \"auth/pepper\" }}\n{}",
+        key.config_toml
+    );
+    std::fs::write(&config, text).unwrap();
+    let vars = [
+        ("MCP_SERVER__DATA_DIR", d.as_os_str()),
+        ("MCP_SERVER__SECRET_POLL_SECS", "1".as_ref()),
+        ("MCP_SECRETS__ROTATION_GRACE_SECS", "2".as_ref()),
+    ];
+    let server =
+        super::cli_audit::Serve::spawn(&["serve", "--config", config.to_str().unwrap()], &vars, port, Stdio::null());
+    let status = || {
+        let h = [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+            ("x-api-key", key.key.expose_secret()),
+        ];
+        send(server.addr, "POST", &h, &modern_body(1, "tools/list", json!({}))).status
+    };
+    assert_eq!(status(), 200);
+    let (ok, out, err) = cli(d, &["secrets", "set", "auth/pepper"], p2.as_bytes());
+    assert!(ok, "{out}{err}");
+    let set_at = Instant::now();
+    // Through the poll interval and the rebuild the key keeps working (current or previous pepper) ...
+    let mut during = Vec::new();
+    while set_at.elapsed() < Duration::from_millis(1500) {
+        during.push(status());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // ... and once the new pepper is older than the grace period it is refused.
+    let mut refused = false;
+    for _ in 0..60 {
+        if status() == 401 {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop();
+    assert!(during.iter().all(|s| *s == 200), "refused within the grace period: {during:?}");
+    assert!(refused, "the key of the previous pepper still works after the grace period");
+    let audit: String = std::fs::read_dir(d.join("audit"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(audit.contains(mcp_server::PREVIOUS_SECRET_RULE), "the stragglers are audited");
+    assert!(!audit.contains(p1) && !audit.contains(p2), "a pepper leaked into the audit log");
+}

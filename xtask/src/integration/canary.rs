@@ -58,6 +58,7 @@ impl Canary {
 
     /// Search every output file under `dir`; an error names each file and the secret it holds.
     pub fn check(&self, dir: &Path) -> Result {
+        let started = std::time::Instant::now();
         let needles: Vec<(&str, Vec<Vec<u8>>)> = self.secrets.iter().map(|(l, v)| (l.as_str(), forms(v))).collect();
         let mut files = Vec::new();
         collect(dir, &mut files)?;
@@ -70,7 +71,14 @@ impl Canary {
                 }
             }
         }
-        eprintln!("canary: {} secrets searched in {} files", self.secrets.len(), files.len());
+        let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+        eprintln!(
+            "canary: {} secrets searched in {} files ({} KiB) in {:.2} s",
+            self.secrets.len(),
+            files.len(),
+            bytes / 1024,
+            started.elapsed().as_secs_f64()
+        );
         if hits.is_empty() { Ok(()) } else { Err(format!("secret values leaked: {}", hits.join("; "))) }
     }
 }

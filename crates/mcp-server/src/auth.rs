@@ -150,37 +150,6 @@ impl McpServer {
         }
     }
 
-    /// The authenticator in use (`None` without authentication).
-    pub fn authenticator(&self) -> Option<Arc<CompositeAuthenticator>> {
-        match &self.0.auth {
-            AuthMode::Required(a) => Some(a.load_full()),
-            AuthMode::Unauthenticated => None,
-        }
-    }
-
-    /// Install `auth`, rebuilt after a rotation: the authenticator it replaces keeps accepting
-    /// credentials made with the previous secrets for `grace`, and is dropped (its secrets
-    /// zeroized) when that ends, with a `ConfigChange` event. False when the server runs without
-    /// authentication. Must run inside the tokio runtime.
-    pub fn rotate_authenticator(&self, auth: Arc<CompositeAuthenticator>, grace: std::time::Duration) -> bool {
-        let Some(previous) = self.authenticator() else { return false };
-        if auth.keep_previous(previous, grace).is_some() {
-            let weak = Arc::downgrade(&auth);
-            let server = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                if weak.upgrade().is_some_and(|a| a.end_grace()) {
-                    server.emit(SecurityEvent::new(
-                        SecurityEventKind::ConfigChange,
-                        "rotation grace period over: the previous secret version is refused and forgotten",
-                        std::time::SystemTime::now(),
-                    ));
-                }
-            });
-        }
-        self.replace_authenticator(auth)
-    }
-
     /// The RFC 9728 metadata document when `path` is one of its well-known paths.
     pub(crate) fn protected_resource_metadata(&self, path: &str) -> Option<Response<Body>> {
         let AuthMode::Required(auth) = &self.0.auth else { return None };

@@ -63,66 +63,6 @@ impl AuditLog {
     }
 }
 
-impl AuditLog {
-    /// With `[audit_log] key_secret`: check that secret's version every `every` and, when it
-    /// changed (a schedule, `mcp-server secrets rotate`, Vault), switch the log to the new key
-    /// without a restart: the records accepted before are written with the old key, a new file
-    /// starts whose anchor names the new key id, and a `config_change` record says so. A failed
-    /// switch keeps the old key and is tried again at the next check.
-    pub fn spawn_key_watch(&self, cfg: &Config, secrets: mcp_secrets::Secrets, every: std::time::Duration) {
-        let Some(name) = cfg.audit_log.key_secret.as_deref().and_then(|n| mcp_core::traits::SecretName::parse(n).ok())
-        else {
-            return;
-        };
-        let sink = self.sink.clone();
-        tokio::spawn(async move {
-            let current = mcp_secrets::VersionSelector::Current;
-            let mut seen = secrets.backend().read(&name, &current).await.ok().map(|v| v.version);
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let now = secrets.backend().read(&name, &current).await.ok().map(|v| v.version);
-                if now.is_none() || now == seen {
-                    continue;
-                }
-                // Read through the cache so the new value is registered for masking too.
-                secrets.cached().invalidate(&name);
-                let key = match mcp_secrets::VersionedSecretStore::read(secrets.cached(), &name, &current).await {
-                    Ok(v) => mcp_audit::AuditKey::from_secret(secrecy::ExposeSecret::expose_secret(&v.value)),
-                    Err(e) => Err(mcp_audit::AuditError::Config(e.to_string())),
-                };
-                let key = match key {
-                    Ok(k) => k,
-                    Err(e) => {
-                        tracing::error!(error = %e, "the rotated audit key cannot be used; keeping the previous one");
-                        seen = now;
-                        continue;
-                    }
-                };
-                let key_id = key.key_id();
-                let s = sink.clone();
-                match tokio::task::spawn_blocking(move || s.rotate_key(key)).await {
-                    Ok(Ok(())) => {
-                        seen = now;
-                        tracing::info!(key_id = %key_id, "audit key rotated: the log continues in a new file");
-                        let e = mcp_core::SecurityEvent::new(
-                            mcp_core::SecurityEventKind::ConfigChange,
-                            "audit key rotated: this file and the next ones use the new key",
-                            std::time::SystemTime::now(),
-                        );
-                        let _ = mcp_core::traits::AuditSink::record(&sink, e);
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "the audit log could not switch to the rotated key; retrying")
-                    }
-                    Err(e) => tracing::error!(error = %e, "switching the audit key panicked"),
-                }
-            }
-        });
-    }
-}
-
 /// The consent file.
 pub fn consent_file(cfg: &Config) -> std::path::PathBuf {
     crate::data_dir(cfg).join("consent.json")

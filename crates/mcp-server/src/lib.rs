@@ -34,6 +34,7 @@ mod guard;
 mod handler;
 mod http;
 mod limits;
+mod rotation;
 pub mod secrets;
 mod server;
 mod session;

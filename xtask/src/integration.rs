@@ -5,10 +5,14 @@
 //! 3. Runs the official conformance suites against the example ([`conformance`]), real SDK clients against the
 //!    `mcp-server` binary ([`clients`]), and authentication end to end: OAuth with a real issuer, JWT, mTLS ([`auth`]).
 //!
+//! 4. Searches every log, audit file, client output and suite result of the run for the known secret values its
+//!    servers used ([`canary`]): one hit fails the run.
+//!
 //! Prints `PASS name` / `FAIL name (reason)` per check and ends with `integration: N passed, M failed`. Logs and
 //! suite results are kept in `target/integration/`. Every server binds 127.0.0.1 and every child is killed at the end.
 
 mod auth;
+mod canary;
 mod clients;
 mod conformance;
 mod peers;
@@ -72,15 +76,17 @@ pub fn run(args: &[String]) -> Result {
     build()?;
     let release = release_dir();
     let mut report = Report::default();
+    let mut canary = canary::Canary::new();
     if selection.conformance {
         conformance::run_all(&peers, &release.join("examples/conformance"), &mut report);
     }
     if selection.clients {
-        clients::run_all(&peers, &release.join("mcp-server"), &mut report);
+        clients::run_all(&peers, &release.join("mcp-server"), &mut report, &mut canary);
     }
     if selection.auth {
-        auth::run_all(&peers, &release.join("mcp-server"), &mut report);
+        auth::run_all(&peers, &release.join("mcp-server"), &mut report, &mut canary);
     }
+    report.record("canary/no-secret-in-logs-audit-or-responses", canary.check(&integration_dir()));
     eprintln!("integration: done in {:.1} s", start.elapsed().as_secs_f64());
     report.finish()
 }

@@ -59,6 +59,11 @@ pub struct AuditLogConfig {
     /// Environment variable holding the base64 key instead of a file.
     #[serde(default)]
     pub key_env: Option<String>,
+    /// Name of a secret in the server's secret store holding the key (at least 32 bytes), instead
+    /// of a file or variable. Rotating that secret switches the log to the new key without a
+    /// restart, starting a new file. Exclusive with `key_path` and `key_env`.
+    #[serde(default)]
+    pub key_secret: Option<String>,
 }
 
 fn yes() -> bool {
@@ -95,6 +100,7 @@ impl Default for AuditLogConfig {
             retry_interval_ms: default_retry_ms(),
             key_path: None,
             key_env: None,
+            key_secret: None,
         }
     }
 }
@@ -105,8 +111,9 @@ impl AuditLogConfig {
         if self.directory.is_some() && self.file_path.is_some() {
             return Err(AuditError::Config("set either `directory` or `file_path`, not both".into()));
         }
-        if self.key_path.is_some() && self.key_env.is_some() {
-            return Err(AuditError::Config("set either `key_path` or `key_env`, not both".into()));
+        let sources = [self.key_path.is_some(), self.key_env.is_some(), self.key_secret.is_some()];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(AuditError::Config("set one of `key_path`, `key_env` and `key_secret`".into()));
         }
         if let Some(p) = &self.file_path
             && p.file_name().is_none()
@@ -141,6 +148,7 @@ impl AuditLogConfig {
     pub fn key_file(&self, data_dir: &Path) -> Option<PathBuf> {
         match (&self.key_env, &self.key_path) {
             (Some(_), _) => None,
+            _ if self.key_secret.is_some() => None,
             (None, Some(p)) => Some(p.clone()),
             (None, None) => Some(data_dir.join("audit.key")),
         }

@@ -52,6 +52,23 @@ fn expand(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) {
 impl AuditKey {
     /// A key from 32 bytes of key material.
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
+        Self::derive(bytes)
+    }
+
+    /// A key from a secret of at least 32 bytes, such as a value of the secret store (`[audit_log]
+    /// key_secret`); the subkeys are derived from all of its bytes, so a 32-byte secret gives
+    /// the same key as [`Self::from_bytes`].
+    pub fn from_secret(secret: &[u8]) -> Result<Self, AuditError> {
+        if secret.len() < KEY_LEN {
+            return Err(AuditError::Config(format!(
+                "the audit key secret is {} bytes; at least {KEY_LEN} are required",
+                secret.len()
+            )));
+        }
+        Ok(Self::derive(secret))
+    }
+
+    fn derive(bytes: &[u8]) -> Self {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"mcp-audit/v1").extract(bytes);
         let mut chain = Zeroizing::new([0u8; 32]);
         let mut params = Zeroizing::new([0u8; 32]);
@@ -143,6 +160,11 @@ impl AuditKey {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, AuditError> {
         config.validate()?;
+        if let Some(name) = &config.key_secret {
+            return Err(AuditError::Config(format!(
+                "key_secret = {name:?}: the key is read from the secret store by the server (AuditKey::from_secret)"
+            )));
+        }
         match (&config.key_env, config.key_file(data_dir)) {
             (Some(var), _) => Self::load_env(var, lookup),
             (None, Some(path)) => Self::load_file(&path, create),

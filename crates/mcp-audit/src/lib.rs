@@ -70,4 +70,4 @@ pub use shared::{AuditStats, DegradedCause, FaultHook, HealthChange, HealthHook,
 pub use sink::{FileAuditSink, SinkOptions, WriterHandle};
 pub use telemetry::TelemetryConfig;
 pub use ticket::Ticket;
-pub use verify::{FileReport, Problem, VerifyFailure, VerifyReport, log_files, verify};
+pub use verify::{FileReport, Problem, VerifyFailure, VerifyReport, log_files, verify, verify_with_keys};

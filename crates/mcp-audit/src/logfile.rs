@@ -52,7 +52,30 @@ fn state_of(path: &std::path::Path, last_line: &str) -> Result<ChainState, Audit
 
 impl LogFile {
     /// Open (or start) the active file under the writer `lock`, continuing the chain. Returns the
-    /// file and, when an incomplete tail was cut off, how many bytes.
+    /// file and, when an incomplete tail was cut off, how many bytes. An active file written
+    /// with one of the `previous` keys (the key was rotated while no writer ran) is closed as a
+    /// rotated file and the next one starts with `key`; any other key id is refused.
+    pub(crate) fn open_rolling(
+        paths: LogPaths,
+        key: AuditKey,
+        previous: &[AuditKey],
+        now: SystemTime,
+        lock: File,
+        fault: Option<FaultHook>,
+    ) -> Result<(Self, u64), AuditError> {
+        let found = match files::read_first_line(&paths.active) {
+            Ok(Some(first)) => read_anchor(&paths.active, &first).ok().map(|a| a.1.key_id),
+            _ => None,
+        };
+        let old = found.filter(|id| *id != key.key_id()).and_then(|id| previous.iter().find(|k| k.key_id() == id));
+        let Some(old) = old else { return Self::open(paths, key, now, lock, fault) };
+        let (mut log, cut) = Self::open(paths, old.clone(), now, lock, fault)?;
+        log.rotate_with_key(key, now)?;
+        tracing::info!(key_id = %log.key.key_id(), "the audit key changed while no writer ran: started a new file");
+        Ok((log, cut))
+    }
+
+    /// [`Self::open_rolling`] without previous keys.
     pub(crate) fn open(
         paths: LogPaths,
         key: AuditKey,
@@ -215,6 +238,18 @@ impl LogFile {
             files::sync_dir(&self.paths.dir)?;
         }
         self.ensure_active(now).map(|_| ())
+    }
+
+    /// Rotate, and write the next file (and every one after it) with `key`: each file has one key,
+    /// named by its anchor. When the rotation fails before the active file was closed, the
+    /// active file keeps its key.
+    pub(crate) fn rotate_with_key(&mut self, key: AuditKey, now: SystemTime) -> Result<(), AuditError> {
+        let old = std::mem::replace(&mut self.key, key);
+        let r = self.rotate(now);
+        if r.is_err() && !self.orphaned {
+            self.key = old;
+        }
+        r
     }
 
     /// After a rotation whose second half failed: start the next file. True when it did.

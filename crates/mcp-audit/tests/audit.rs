@@ -15,5 +15,7 @@ mod crash;
 mod failure;
 #[path = "audit/gdpr.rs"]
 mod gdpr;
+#[path = "audit/key_rotation.rs"]
+mod key_rotation;
 #[path = "audit/sink.rs"]
 mod sink;

@@ -65,7 +65,8 @@ struct KeyInfo {
 /// Authenticates API keys.
 pub struct ApiKeyAuthenticator {
     header: HeaderName,
-    pepper: hmac::Key,
+    /// The pepper's bytes (zeroized on drop); ring's HMAC key is built per verification.
+    pepper: SecretBox<[u8]>,
     by_digest: HashMap<Digest, KeyInfo>,
     class_by_id: HashMap<Arc<str>, Arc<str>>,
 }
@@ -94,6 +95,12 @@ fn pepper_key(pepper: &SecretBox<[u8]>) -> Result<hmac::Key, AuthError> {
     Ok(hmac::Key::new(hmac::HMAC_SHA256, p))
 }
 
+/// A copy of the pepper that zeroizes itself when dropped, after checking its length.
+fn pepper_copy(pepper: &SecretBox<[u8]>) -> Result<SecretBox<[u8]>, AuthError> {
+    pepper_key(pepper)?;
+    Ok(SecretBox::new(Box::from(pepper.expose_secret())))
+}
+
 fn digest_with(key: &hmac::Key, api_key: &str) -> Digest {
     let tag = hmac::sign(key, api_key.as_bytes());
     let mut d = [0u8; 32];
@@ -114,7 +121,7 @@ impl ApiKeyAuthenticator {
         if header == http::header::AUTHORIZATION || header == http::header::COOKIE {
             return Err(AuthError::config("auth.api_keys.header must not be Authorization or Cookie"));
         }
-        let pepper = pepper_key(secrets.get(&cfg.pepper)?)?;
+        let pepper = pepper_copy(secrets.get(&cfg.pepper)?)?;
         let mut by_digest = HashMap::with_capacity(cfg.keys.len());
         let mut class_by_id = HashMap::with_capacity(cfg.keys.len());
         for entry in &cfg.keys {
@@ -150,7 +157,7 @@ impl ApiKeyAuthenticator {
         if !KEY_LEN.contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AuthError::rejected(AuthMethod::ApiKey, FailureReason::MalformedApiKey));
         }
-        let digest = digest_with(&self.pepper, key);
+        let digest = digest_with(&hmac::Key::new(hmac::HMAC_SHA256, self.pepper.expose_secret()), key);
         match self.by_digest.get(&digest) {
             Some(info) => Ok(info.principal.clone()),
             None => Err(AuthError::rejected(AuthMethod::ApiKey, FailureReason::UnknownApiKey)),

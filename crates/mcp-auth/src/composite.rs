@@ -18,13 +18,14 @@ use secrecy::{ExposeSecret, SecretBox};
 use crate::api_key::ApiKeyAuthenticator;
 use crate::challenge::Challenge;
 use crate::config::{AuthConfig, MethodName, MultipleCredentials, SecretRef};
-use crate::error::{AuthError, FailureReason, method_event_name};
+use crate::error::{AuthError, FailureReason};
 use crate::jose::{self, claims::peek_issuer};
 use crate::jwt::JwtAuthenticator;
 use crate::metadata::ProtectedResourceMetadata;
 use crate::mtls::MtlsAuthenticator;
 use crate::oauth::OAuthAuthenticator;
 use crate::oauth::fetch::{HttpFetch, ReqwestFetch};
+use crate::rotation::GraceSlot;
 use crate::secrets::Secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct CompositeAuthenticator {
     challenge: Challenge,
     metadata: Option<ProtectedResourceMetadata>,
     bearer_peek_limit: usize,
+    pub(crate) grace: GraceSlot,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// Builds a [`CompositeAuthenticator`] from [`AuthConfig`] plus resolved secrets.
@@ -173,6 +176,8 @@ impl AuthBuilder {
             challenge,
             metadata,
             bearer_peek_limit,
+            grace: GraceSlot::default(),
+            clock: self.clock,
         })
     }
 }
@@ -259,14 +264,10 @@ impl CompositeAuthenticator {
             .collect()
     }
 
-    /// Authenticate with the full error (precise reason, RFC 6750 code, scopes required).
-    pub async fn authenticate_detailed(
-        &self,
-        c: &Credentials,
-        _context: &AuthnContext,
-    ) -> Result<Principal, AuthError> {
+    /// Authenticate with the current secrets only.
+    pub(crate) async fn authenticate_current(&self, c: &Credentials) -> Result<Principal, AuthError> {
         let present = self.present(c);
-        let result = match present.as_slice() {
+        match present.as_slice() {
             [] => {
                 let disabled = (c.bearer.is_some() && !self.kinds.contains(&Kind::Bearer))
                     || (c.api_key.is_some() && !self.kinds.contains(&Kind::ApiKey));
@@ -287,16 +288,7 @@ impl CompositeAuthenticator {
                     Ok(principal)
                 }
             },
-        };
-        match &result {
-            Ok(p) => tracing::debug!(method = method_event_name(Some(p.method)), principal = %p.id, "authenticated"),
-            Err(e) => tracing::debug!(
-                method = method_event_name(e.method()),
-                reason = e.reason().as_str(),
-                "authentication refused"
-            ),
         }
-        result
     }
 
     async fn one(&self, kind: Kind, c: &Credentials) -> Result<Principal, AuthError> {

@@ -41,6 +41,7 @@ mod jwt;
 mod metadata;
 mod mtls;
 mod oauth;
+mod rotation;
 mod secrets;
 mod url;
 
@@ -64,4 +65,5 @@ pub use metadata::{ProtectedResourceMetadata, WELL_KNOWN as PROTECTED_RESOURCE_W
 pub use mtls::{CertIdentity, MtlsAuthenticator, cert_identity};
 pub use oauth::fetch::{FetchError, HttpFetch, HttpResponse, ReqwestFetch};
 pub use oauth::{OAuthAuthenticator, OAuthStats};
+pub use rotation::SecretGeneration;
 pub use secrets::Secrets;

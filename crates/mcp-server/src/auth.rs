@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use http::{HeaderValue, Response, StatusCode, header};
-use mcp_auth::{AuthError, CompositeAuthenticator};
+use mcp_auth::{AuthError, CompositeAuthenticator, SecretGeneration};
 use mcp_core::traits::AuthnContext;
 use mcp_core::{ErrorKind, Principal, SecurityEvent, SecurityEventKind};
 use mcp_protocol::{ErrorObject, codes};
 use mcp_transport::{Body, IncomingRequest};
 
 use crate::McpServer;
+
+/// The `rule` of the security event recorded when a request is accepted with the previous
+/// version of a rotated secret, during the grace period.
+pub const PREVIOUS_SECRET_RULE: &str = "rotation:previous_secret";
 
 /// How a server authenticates callers.
 #[derive(Clone)]
@@ -68,8 +72,8 @@ impl McpServer {
             Err(e) => return Err(self.refuse(&auth, req, &e, false)),
         };
         let presented = creds.bearer.is_some();
-        match auth.authenticate_detailed(&creds, &AuthnContext::new(Some(req.peer))).await {
-            Ok(mut p) => {
+        match auth.authenticate_with_generation(&creds, &AuthnContext::new(Some(req.peer))).await {
+            Ok((mut p, generation)) => {
                 if p.rate_class.is_none() {
                     p.rate_class = auth.rate_limit_class(&p).map(std::sync::Arc::from);
                 }
@@ -79,6 +83,20 @@ impl McpServer {
                 e.peer = Some(req.peer);
                 e.method = Some(p.method.as_str().into());
                 let _ = self.0.events.record(e);
+                if generation == SecretGeneration::Previous {
+                    // A straggler: audited (and logged at WARN) so that operators see who still
+                    // uses the secret version that was rotated out.
+                    let e = SecurityEvent::new(
+                        SecurityEventKind::SecretAccess,
+                        "credential accepted with the previous secret version (rotation grace period)",
+                        std::time::SystemTime::now(),
+                    )
+                    .with_principal(p.id.clone())
+                    .with_peer(Some(req.peer))
+                    .with_method(p.method.as_str())
+                    .with_rule(PREVIOUS_SECRET_RULE);
+                    let _ = self.0.events.record(e);
+                }
                 Ok(Arc::new(p))
             }
             Err(e) => Err(self.refuse(&auth, req, &e, presented)),

@@ -111,12 +111,30 @@ pub fn consent_file(cfg: &Config) -> std::path::PathBuf {
 
 /// The audit key and the active log file of `cfg` (for `audit verify` and the `gdpr` commands).
 pub fn audit_paths(cfg: &Config, create_key: bool) -> Result<(mcp_audit::AuditKey, std::path::PathBuf), ServerError> {
+    let (keys, path) = audit_key_ring(cfg, create_key)?;
+    let key = keys.into_iter().next().ok_or_else(|| ServerError::Config("[audit_log]: no audit key".into()))?;
+    Ok((key, path))
+}
+
+/// Every audit key of `cfg`, the one in use first, and the active log file: with `[audit_log]
+/// key_secret`, the current version of that secret and each older version the store still
+/// keeps (what `audit verify` needs after rotations); otherwise the one key from the file or
+/// variable.
+pub fn audit_key_ring(
+    cfg: &Config,
+    create_key: bool,
+) -> Result<(Vec<mcp_audit::AuditKey>, std::path::PathBuf), ServerError> {
     let data = crate::data_dir(cfg);
     let a = &cfg.audit_log;
     a.validate().map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
-    let key = mcp_audit::AuditKey::from_config(a, &data, create_key, &|v| std::env::var(v).ok())
-        .map_err(|e| ServerError::Config(format!("[audit_log] key: {e}")))?;
-    Ok((key, a.log_path(&data)))
+    let keys = match crate::secrets::audit_keys_blocking(cfg)? {
+        Some(keys) => keys,
+        None => vec![
+            mcp_audit::AuditKey::from_config(a, &data, create_key, &|v| std::env::var(v).ok())
+                .map_err(|e| ServerError::Config(format!("[audit_log] key: {e}")))?,
+        ],
+    };
+    Ok((keys, a.log_path(&data)))
 }
 
 impl ServerBuilder {
@@ -127,7 +145,11 @@ impl ServerBuilder {
             tracing::warn!("the audit log is disabled ([audit_log] enabled = false)");
             return Ok((self, None));
         }
-        let (key, path) = audit_paths(cfg, true)?;
+        let (keys, path) = audit_key_ring(cfg, true)?;
+        let Some((key, previous_keys)) = keys.split_first() else {
+            return Err(ServerError::Config("[audit_log]: no audit key".into()));
+        };
+        let key = key.clone();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 ServerError::Config(format!(
@@ -144,7 +166,11 @@ impl ServerBuilder {
                 tracing::warn!(target: "mcp_security", kind = "audit_recovered", "the audit log accepts records again")
             }
         });
-        let options = mcp_audit::SinkOptions { on_health: Some(on_health), ..Default::default() };
+        let options = mcp_audit::SinkOptions {
+            on_health: Some(on_health),
+            previous_keys: previous_keys.to_vec(),
+            ..Default::default()
+        };
         let (sink, handle) = mcp_audit::FileAuditSink::start_with(&cfg.audit_log, &crate::data_dir(cfg), key, options)
             .map_err(|e| ServerError::Config(format!("[audit_log]: {e}")))?;
         tracing::info!(path = %sink.log_path().display(), "audit log");
@@ -205,7 +231,10 @@ impl ServerBuilder {
 /// `[auth]`: a JWT HMAC key, the API-key pepper, an OAuth client secret) gets a new version —
 /// rotated by a schedule, by `mcp-server secrets rotate|set` in another process, or in Vault.
 /// Checked every `every` against the uncached backend; requests keep being served by the
-/// previous authenticator until the new one is ready, and a failed rebuild keeps it.
+/// previous authenticator until the new one is ready, and a failed rebuild keeps it. Credentials
+/// made with the previous secrets stay valid while the new version is younger than its grace
+/// period (`[secrets] rotation_grace_secs` or the secret's own `grace_secs`; see
+/// [`crate::McpServer::rotate_authenticator`]).
 pub fn spawn_auth_rotation_watch(
     server: crate::McpServer,
     cfg: Config,
@@ -243,7 +272,8 @@ pub fn spawn_auth_rotation_watch(
             }
             match crate::auth::authenticator_from_config(&cfg, Some(&secrets), server.event_sink()).await {
                 Ok((auth, _)) => {
-                    server.replace_authenticator(auth);
+                    let grace = crate::secrets::grace_left(&secrets, &names).await;
+                    server.rotate_authenticator(auth, grace);
                     seen = now;
                     let e = mcp_core::SecurityEvent::new(
                         mcp_core::SecurityEventKind::ConfigChange,

@@ -36,6 +36,7 @@ mod http;
 mod limits;
 mod reload;
 mod replace;
+mod rotation;
 pub mod secrets;
 mod server;
 mod session;
@@ -48,9 +49,11 @@ mod validation;
 mod watch;
 
 pub use auth::NewKey;
+pub use auth::PREVIOUS_SECRET_RULE;
 pub use auth::authenticator_from_config;
 pub use compose::{
-    AuditLog, audit_paths, block_file, block_store, consent_file, monitoring_config, spawn_auth_rotation_watch,
+    AuditLog, audit_key_ring, audit_paths, block_file, block_store, consent_file, monitoring_config,
+    spawn_auth_rotation_watch,
 };
 pub use config::{Config, DEFAULT_CONFIG, DangerSection, LogFormat, STANDARD_POLICY, standard_policy};
 pub use context::{LogLevel, RequestContext};

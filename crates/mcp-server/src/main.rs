@@ -627,6 +627,9 @@ async fn serve(
     let _breach_watch = breach_watch(&cfg, &server);
     mcp_server::spawn_policy_reload_on_sighup(server.clone(), config.clone());
     let poll = std::time::Duration::from_secs(cfg.server.secret_poll_secs.max(1));
+    if let Some(a) = &audit {
+        a.spawn_key_watch(&cfg, secrets.clone(), poll);
+    }
     mcp_server::spawn_auth_rotation_watch(server.clone(), cfg.clone(), secrets, poll);
     if let Some(k) = &new_key {
         announce_key(&cfg, k);

@@ -6,20 +6,20 @@
 //!   (`tests/clients/py2_oauth.py`, `tests/clients/ts_oauth.mjs`) discover everything from the 401 challenge, get a
 //!   token with the client_credentials grant and the RFC 8707 resource, and call `calculate`. curl checks the RFC 9728
 //!   document, the challenge, a token minted for another resource (401) and a token without the required scope (403).
-//! - `auth/jwt/*`: `[auth] methods = ["jwt"]` with an HS256 secret from an environment variable; tokens minted by
-//!   `tests/auth/mint_jwt.py`. The Python 2.x client calls `calculate` with a valid token; expired, `alg: none`,
-//!   wrong-key and wrong-audience tokens are refused with 401.
+//! - `auth/jwt/*`: `[auth] methods = ["jwt"]` with the canary HS256 secret kept in the server's secret store; tokens
+//!   minted by `tests/auth/mint_jwt.py`. The Python 2.x client calls `calculate` with a valid token; the secret sent
+//!   through `echo` comes back masked; expired, `alg: none`, wrong-key and wrong-audience tokens are refused with 401.
 //! - `auth/mtls/*`: a test PKI from `tests/auth/make-pki.sh` (openssl CLI); `[http.tls]` + `[http.tls.client_auth]` +
 //!   `[auth] methods = ["mtls"]`. curl with the mapped client certificate calls `calculate`; no certificate, another
 //!   CA's certificate and TLS 1.2 fail the handshake; a trusted but unmapped certificate gets 401.
 //!
 //! Refusals are also matched to the precise reason in the server's security-event log (JSON lines). Every process
 //! binds 127.0.0.1 and is killed on drop; proxy variables and `MCP_*__*` config overrides are removed from every
-//! child. Configs, logs and the PKI are kept in `target/integration/auth/`.
+//! child. Configs, logs, every curl response (`curl-responses.log`) and the PKI are kept in `target/integration/auth/`.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::sleep;
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::canary::{self, Canary};
 use super::peers::Peers;
 use super::process::{self, Server};
 use super::{Report, integration_dir};
@@ -51,6 +52,8 @@ const ADMIN_SCOPE: &str = "mcp:admin";
 const OTHER_RESOURCE: &str = "https://other.example.com/mcp";
 const JWT_ISSUER: &str = "https://jwt-issuer.integration.test";
 const JWT_SECRET_ENV: &str = "MCP_TEST_JWT_SECRET";
+/// Where the JWT server keeps its HS256 secret (its local secret store).
+const JWT_SECRET_NAME: &str = "jwt/hmac";
 const JWT_SUBJECT: &str = "jwt-client";
 const MTLS_PRINCIPAL: &str = "mtls-client";
 
@@ -67,13 +70,18 @@ trait Fixture {
 type Check<F> = (&'static str, fn(&mut F) -> Result);
 
 /// Run every method's checks, recording one line per check.
-pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
+pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report, canary: &mut Canary) {
     let dir = integration_dir().join("auth");
     let _ = fs::remove_dir_all(&dir);
     if let Err(e) = fs::create_dir_all(&dir) {
         return report.record("auth", Err(format!("cannot create {}: {e}", dir.display())));
     }
-    run_group(report, "oauth", || OAuth::start(peers, server_bin, &dir.join("oauth")), &OAuth::CHECKS);
+    let oauth = || {
+        let fixture = OAuth::start(peers, server_bin, &dir.join("oauth"))?;
+        canary.add("the OAuth client secret", fixture.client_secret.as_bytes());
+        Ok(fixture)
+    };
+    run_group(report, "oauth", oauth, &OAuth::CHECKS);
     run_group(report, "jwt", || Jwt::start(peers, server_bin, &dir.join("jwt")), &Jwt::CHECKS);
     run_group(report, "mtls", || Mtls::start(server_bin, &dir.join("mtls"), &dir.join("pki")), &Mtls::CHECKS);
 }
@@ -358,7 +366,7 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 // ------------------------------------------------------------------------------------------
 // JWT HS256
 
-/// The server with `[auth] methods = ["jwt"]` and an HS256 secret from the environment.
+/// The server with `[auth] methods = ["jwt"]` and the canary HS256 secret from its secret store.
 #[derive(Debug)]
 struct Jwt {
     server: Server,
@@ -375,8 +383,9 @@ impl Fixture for Jwt {
 }
 
 impl Jwt {
-    const CHECKS: [Check<Self>; 5] = [
+    const CHECKS: [Check<Self>; 6] = [
         ("py-mcp2-hs256", Self::python_sdk),
+        ("echoed-secret-masked", Self::echo_masked),
         ("expired-401", Self::expired),
         ("alg-none-401", Self::alg_none),
         ("wrong-key-401", Self::wrong_key),
@@ -387,15 +396,16 @@ impl Jwt {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let port = process::free_port()?;
         let resource = format!("http://127.0.0.1:{port}/mcp");
-        let secret = random_hex(32)?;
+        let secret = canary::JWT_SECRET.to_owned();
+        store_secret(server_bin, &dir.join("data"), JWT_SECRET_NAME, &secret)?;
         let config = format!(
-            "{}[auth]\nmethods = [\"jwt\"]\nresource = {}\n\n[auth.jwt]\nissuer = {}\nalgorithms = [\"HS256\"]\nkeys = [{{ hmac_secret = {{ env = {} }} }}]\n",
+            "{}[auth]\nmethods = [\"jwt\"]\nresource = {}\n\n[auth.jwt]\nissuer = {}\nalgorithms = [\"HS256\"]\nkeys = [{{ hmac_secret = {{ secret = {} }} }}]\n",
             base_config(dir, port),
             quoted(&resource),
             quoted(JWT_ISSUER),
-            quoted(JWT_SECRET_ENV)
+            quoted(JWT_SECRET_NAME)
         );
-        let server = start_server(server_bin, dir, port, &config, &[(JWT_SECRET_ENV, &secret)])?;
+        let server = start_server(server_bin, dir, port, &config, &[])?;
         Ok(Self { server, resource, secret, python: peers.python_mcp2(), dir: dir.to_path_buf() })
     }
 
@@ -429,6 +439,20 @@ impl Jwt {
         run_client(&mut cmd, &self.dir.join("py-mcp2-hs256.log"))?;
         expect_logged(&self.server.log, |f| f["kind"] == "authenticated" && f["principal"] == JWT_SUBJECT)
             .map_err(|e| format!("no Authenticated event for {JWT_SUBJECT}: {e}"))
+    }
+
+    /// A client that sends the server's own secret through a tool gets it back masked: every value
+    /// the secret store loaded is replaced by `[REDACTED:<name>]` in tool results.
+    fn echo_masked(&mut self) -> Result {
+        let token = self.mint(&self.secret, &[])?;
+        let text = format!("the key is {}", self.secret);
+        let reply = curl(tool_call(&self.resource, Some(&token), "echo", json!({ "text": text })))?;
+        reply.expect_status(200)?;
+        let body = reply.json()?.to_string();
+        if body.contains(&self.secret) || !body.contains("REDACTED") {
+            return Err("the echoed secret was not masked in the tool result".into());
+        }
+        Ok(())
     }
 
     /// Expired five minutes ago (the leeway is 30 s).
@@ -596,6 +620,26 @@ fn start_server(server_bin: &Path, dir: &Path, port: u16, config: &str, env: &[(
     Server::start(&mut cmd, port, &dir.join("server.log")).map_err(|e| format!("mcp-server did not start: {e}"))
 }
 
+/// `mcp-server secrets set NAME` (value on stdin) in the local store of `data_dir`.
+fn store_secret(server_bin: &Path, data_dir: &Path, name: &str, value: &str) -> Result {
+    let mut cmd = Command::new(server_bin);
+    cmd.args(["secrets", "set", name])
+        .env("MCP_SERVER__DATA_DIR", data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = hermetic(&mut cmd).spawn().map_err(|e| format!("cannot run mcp-server secrets set: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(value.as_bytes()).map_err(|e| format!("cannot write the secret to mcp-server: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("mcp-server secrets set: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("mcp-server secrets set {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
 /// Remove proxy settings and `MCP_SECTION__KEY` config overrides inherited from the caller's environment.
 fn hermetic(cmd: &mut Command) -> &mut Command {
     for var in PROXY_VARS {
@@ -725,6 +769,11 @@ fn curl<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Result<Reply> 
     cmd.args(["-sS", "-i", "--noproxy", "*", "--max-time", CURL_MAX_TIME]);
     cmd.args(args.into_iter().map(Into::into));
     let out = hermetic(&mut cmd).output().map_err(|e| format!("cannot run curl: {e}"))?;
+    // Every response the checks see is kept for the canary search.
+    let responses = integration_dir().join("auth").join("curl-responses.log");
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(&responses) {
+        let _ = f.write_all(&out.stdout).and_then(|()| f.write_all(b"\n"));
+    }
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut reply = Reply { exit: out.status.code(), status: None, headers: Vec::new(), body: String::new(), stderr };

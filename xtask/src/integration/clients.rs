@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use super::canary::Canary;
 use super::peers::Peers;
 use super::process::{self, Server};
 use super::{Report, integration_dir};
@@ -102,7 +103,7 @@ const CLIENTS: [Client; 6] = [
 ];
 
 /// Run every client, recording one check per client.
-pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
+pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report, canary: &mut Canary) {
     let dir = integration_dir().join("clients");
     let _ = fs::remove_dir_all(&dir);
     if let Err(e) = fs::create_dir_all(&dir) {
@@ -113,6 +114,11 @@ pub fn run_all(peers: &Peers, server_bin: &Path, report: &mut Report) {
     let limited_args = ["--name", "limited", "--roles", "readonly", "--permissions", "tools:execute:calculate"];
     let keys =
         api_key(server_bin, &data_dir).and_then(|admin| Ok((admin, new_key(server_bin, &data_dir, &limited_args)?)));
+    if let Ok((admin, limited)) = &keys {
+        canary.add("the admin API key", admin.as_bytes());
+        canary.add("the readonly API key", limited.as_bytes());
+    }
+    canary.add_pepper(&data_dir);
     let limited = keys.as_ref().map(|(_, l)| l.clone()).map_err(Clone::clone);
     let server = keys.and_then(|(key, _)| Ok((start_http_server(server_bin, &dir, &data_dir)?, key)));
     for client in &CLIENTS {

@@ -2,7 +2,7 @@
 //! to completion under a deadline with their output in a log file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -33,13 +33,20 @@ impl Guarded {
     pub fn spawn(cmd: &mut Command, log: &Path) -> Result<Self> {
         let out = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| format!("cannot clone the handle of {}: {e}", log.display()))?;
-        eprintln!("$ {cmd:?} > {}", log.display());
+        let shown = shown(cmd);
+        eprintln!("$ {shown} > {}", log.display());
+        // What was run is kept beside the logs, so the canary search covers it too.
+        if let Some(dir) = log.parent()
+            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("commands.log"))
+        {
+            let _ = writeln!(f, "$ {shown} > {}", log.display());
+        }
         let child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+            .map_err(|e| format!("cannot start {shown}: {e}"))?;
         Ok(Self { child })
     }
 
@@ -149,6 +156,31 @@ pub fn run_logged(cmd: &mut Command, log: &Path, timeout: Duration) -> Result<Fi
     Ok(Finished { status, elapsed: start.elapsed() })
 }
 
+/// `cmd` for the terminal and logs without the secrets the run hands its children: environment
+/// variables by name only, and the value of credential headers (`Authorization: …`,
+/// `X-API-Key: …`) masked.
+pub fn shown(cmd: &Command) -> String {
+    let mut out = String::new();
+    for (k, v) in cmd.get_envs() {
+        let k = k.to_string_lossy();
+        match v {
+            Some(_) => out.push_str(&format!("{k}=… ")),
+            None => out.push_str(&format!("-u {k} ")),
+        }
+    }
+    out.push_str(&format!("{:?}", cmd.get_program()));
+    for arg in cmd.get_args() {
+        let arg = arg.to_string_lossy();
+        let lower = arg.to_ascii_lowercase();
+        let masked = ["authorization:", "x-api-key:"]
+            .iter()
+            .find(|h| lower.starts_with(*h))
+            .map(|h| format!("{}: …", &arg[..h.len() - 1]));
+        out.push_str(&format!(" {:?}", masked.as_deref().unwrap_or(&arg)));
+    }
+    out
+}
+
 /// The last `n` non-empty lines of a log file.
 pub fn tail(log: &Path, n: usize) -> Vec<String> {
     let Ok(file) = File::open(log) else { return Vec::new() };
@@ -179,6 +211,16 @@ mod tests {
         assert!(finished.elapsed < Duration::from_secs(10));
         assert_eq!(tail(&log, 5), ["started"]);
         let _ = std::fs::remove_file(log);
+    }
+
+    #[test]
+    fn shown_commands_hide_secrets() {
+        let mut cmd = Command::new("client");
+        cmd.env("MCP_TEST_JWT_SECRET", "s3cr3t-value").env_remove("HTTP_PROXY");
+        cmd.args(["--header", "X-API-Key: mcp_abcdef", "--header", "Authorization: Bearer tok.en.sig", "http://x"]);
+        let s = shown(&cmd);
+        assert!(!s.contains("s3cr3t") && !s.contains("mcp_abcdef") && !s.contains("tok.en"), "{s}");
+        assert!(s.contains("MCP_TEST_JWT_SECRET=…") && s.contains("\"X-API-Key: …\"") && s.contains("http://x"), "{s}");
     }
 
     #[test]

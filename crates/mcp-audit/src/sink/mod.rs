@@ -13,6 +13,7 @@ use crate::body::{class_of_event, class_of_method};
 use crate::config::{FsyncPolicy, OnFailure};
 use crate::error::AuditError;
 use crate::files::LogPaths;
+use crate::key::AuditKey;
 use crate::meta::Meta;
 use crate::select::{EventClass, Field};
 use crate::shared::{AuditStats, DegradedCause, QUEUE_FULL, Shared, WRITE_FAILED, bump};
@@ -42,7 +43,8 @@ pub use start::{SinkOptions, WriterHandle};
 pub struct FileAuditSink {
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
-    params: hmac::Key,
+    /// The parameter-digest subkey of the current audit key (swapped by `rotate_key`).
+    params: Arc<std::sync::RwLock<hmac::Key>>,
     fsync: FsyncPolicy,
     pub(crate) paths: LogPaths,
     pub(crate) clock: Arc<dyn Clock>,
@@ -157,6 +159,20 @@ impl FileAuditSink {
         self.control(Msg::Rotate).wait()
     }
 
+    /// Switch to `key` (the audit key was rotated), blocking: everything accepted so far is
+    /// written and synced with the old key, the active file is closed, and the next file — its
+    /// anchor naming the new key id — and every record after it use `key`. Parameter digests use
+    /// the new key from the moment this returns. On error the old key stays in use; try again.
+    pub fn rotate_key(&self, key: AuditKey) -> Result<(), AuditError> {
+        let params = key.params_key().clone();
+        self.control(|c| Msg::RotateKey(key, c)).wait()?;
+        match self.params.write() {
+            Ok(mut k) => *k = params,
+            Err(poisoned) => *poisoned.into_inner() = params,
+        }
+        Ok(())
+    }
+
     pub(crate) fn append_meta(&self, meta: Meta) -> Result<(), AuditError> {
         self.control(|c| Msg::Meta(meta, c)).wait()?;
         self.flush_blocking()
@@ -213,7 +229,11 @@ impl AuditSink for FileAuditSink {
         if self.shared.include & Field::ParamsHash.bit() == 0 {
             return None;
         }
-        Some(keyed_params_hash(&self.params, params))
+        let key = match self.params.read() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Some(keyed_params_hash(&key, params))
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), BackendError>> {

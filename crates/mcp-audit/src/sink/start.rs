@@ -29,11 +29,15 @@ pub struct SinkOptions {
     pub on_health: Option<HealthHook>,
     /// Fault injection for tests and drills (default none).
     pub fault: Option<FaultHook>,
+    /// Earlier versions of the key (a rotated `key_secret`): an active file written with one of
+    /// them is closed and the log continues in a new file with the current key, instead of
+    /// refusing to start. Default none.
+    pub previous_keys: Vec<AuditKey>,
 }
 
 impl Default for SinkOptions {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), on_health: None, fault: None }
+        Self { clock: Arc::new(SystemClock), on_health: None, fault: None, previous_keys: Vec::new() }
     }
 }
 
@@ -43,6 +47,7 @@ impl std::fmt::Debug for SinkOptions {
             .field("clock", &self.clock)
             .field("on_health", &self.on_health.is_some())
             .field("fault", &self.fault.is_some())
+            .field("previous_keys", &self.previous_keys)
             .finish()
     }
 }
@@ -66,7 +71,14 @@ impl FileAuditSink {
         crate::files::ensure_dir(&paths.dir)?;
         let lock = paths.writer_lock()?;
         let now = options.clock.now();
-        let (mut log, cut) = LogFile::open(paths.clone(), key.clone(), now, lock, options.fault.clone())?;
+        let (mut log, cut) = LogFile::open_rolling(
+            paths.clone(),
+            key.clone(),
+            &options.previous_keys,
+            now,
+            lock,
+            options.fault.clone(),
+        )?;
         let mut tentative = log.committed;
         let mut buf = Vec::new();
         if cut > 0 {
@@ -114,7 +126,7 @@ impl FileAuditSink {
         let sink = Self {
             tx: tx.clone(),
             shared: shared.clone(),
-            params: key.params_key().clone(),
+            params: Arc::new(std::sync::RwLock::new(key.params_key().clone())),
             fsync: config.fsync,
             paths,
             clock: options.clock,

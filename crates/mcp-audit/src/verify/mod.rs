@@ -32,12 +32,28 @@ pub fn verify(
     key: &AuditKey,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<VerifyReport, AuditError> {
-    let files = chain_order(paths, key)?;
+    verify_with_keys(paths, std::slice::from_ref(key), progress)
+}
+
+/// [`verify`] a log written with several keys (the audit key was rotated): each file is checked
+/// with the key its anchor names, looked up by key id in `keys` (the current key and the
+/// earlier versions still kept). The chain runs across the key change: the first file of a new
+/// key starts from the last chain value of the previous file. A file whose key is not in `keys`
+/// is [`AuditError::WrongKey`].
+pub fn verify_with_keys(
+    paths: &[PathBuf],
+    keys: &[AuditKey],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<VerifyReport, AuditError> {
+    let files = chain_order(paths, keys)?;
     let ordered: Vec<PathBuf> = files.iter().map(|f| f.1.clone()).collect();
     let mut meter = Meter::new(&ordered, progress);
     let final_index = files.last().map(|f| f.0);
+    let Some(first_key) = files.first().map(|f| f.2) else {
+        return Ok(VerifyReport::default());
+    };
     let mut v = Verifier {
-        key,
+        key: first_key,
         state: None,
         purges: Vec::new(),
         needs_purge: None,
@@ -45,7 +61,8 @@ pub fn verify(
         report: VerifyReport::default(),
     };
     let mut last_kind = String::new();
-    for (index, path) in &files {
+    for (index, path, key) in &files {
+        v.key = key;
         let file = v.file(*index, path, &mut meter, &mut last_kind)?;
         v.report.files.push(file);
         meter.report();
@@ -65,17 +82,19 @@ pub fn verify(
     Ok(v.report)
 }
 
-/// The files with their indexes, sorted by index; each must open with an anchor for `key`.
-fn chain_order(paths: &[PathBuf], key: &AuditKey) -> Result<Vec<(u64, PathBuf)>, AuditError> {
+/// The files with their indexes and keys, sorted by index; each must open with an anchor for
+/// one of `keys`.
+fn chain_order<'k>(paths: &[PathBuf], keys: &'k [AuditKey]) -> Result<Vec<(u64, PathBuf, &'k AuditKey)>, AuditError> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let first = crate::files::read_first_line(path)?
             .ok_or_else(|| fail(path, 1, Problem::Anchor("the file has no complete first line".into())))?;
         let (_, anchor, _) = read_anchor(path, &first).map_err(|e| fail(path, 1, Problem::Anchor(e.to_string())))?;
-        if anchor.key_id != key.key_id() {
-            return Err(AuditError::WrongKey { path: path.clone(), expected: key.key_id(), found: anchor.key_id });
-        }
-        files.push((anchor.file_index, path.clone()));
+        let Some(key) = keys.iter().find(|k| k.key_id() == anchor.key_id) else {
+            let expected = keys.iter().map(AuditKey::key_id).collect::<Vec<_>>().join(", ");
+            return Err(AuditError::WrongKey { path: path.clone(), expected, found: anchor.key_id });
+        };
+        files.push((anchor.file_index, path.clone(), key));
     }
     files.sort_by_key(|f| f.0);
     if let Some(w) = files.windows(2).find(|w| w[0].0 == w[1].0) {

@@ -123,6 +123,19 @@ impl Writer {
         }
     }
 
+    /// Rotate and write the next files with `key` (after a rotation of the audit key).
+    pub(super) fn rotate_key(&mut self, key: crate::key::AuditKey) -> Result<(), Undone> {
+        match self.log.rotate_with_key(key, self.clock.now()) {
+            Ok(()) => {
+                bump(&self.shared.counters.rotations, 1);
+                self.tentative = self.log.committed;
+                self.unsynced = false;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
     /// Commit early when the file plus what is buffered reaches the rotation size, so files
     /// rotate at record granularity even inside a large batch.
     pub(super) fn rotate_if_full(&mut self) {

@@ -33,6 +33,7 @@ pub(crate) enum Msg {
     Meta(Meta, Completer),
     Flush(Completer),
     Rotate(Completer),
+    RotateKey(crate::key::AuditKey, Completer),
     Shutdown(Completer),
 }
 
@@ -165,6 +166,10 @@ impl Writer {
             }
             Msg::Rotate(c) => {
                 let r = self.commit(true).and_then(|()| self.rotate());
+                c.complete(r);
+            }
+            Msg::RotateKey(key, c) => {
+                let r = self.commit(true).and_then(|()| self.rotate_key(key));
                 c.complete(r);
             }
             Msg::Shutdown(c) => {

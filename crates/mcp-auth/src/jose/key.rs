@@ -26,11 +26,11 @@ pub(crate) enum VerifyKey {
     Ed25519(Vec<u8>),
 }
 
-/// HMAC keys for the three hashes, from one secret.
+/// An HMAC secret. Only the secret bytes are kept, in memory that is zeroized when the key is
+/// dropped (after a rotation's grace period, for example); ring's key schedule for the hash in
+/// use is built per verification and lives only for that call.
 pub(crate) struct HmacKeys {
-    hs256: hmac::Key,
-    hs384: hmac::Key,
-    hs512: hmac::Key,
+    secret: SecretBox<[u8]>,
     len: usize,
 }
 
@@ -75,12 +75,7 @@ impl VerifyKey {
                 min_len.max(32)
             ));
         }
-        Ok(Self::Hmac(Box::new(HmacKeys {
-            hs256: hmac::Key::new(hmac::HMAC_SHA256, s),
-            hs384: hmac::Key::new(hmac::HMAC_SHA384, s),
-            hs512: hmac::Key::new(hmac::HMAC_SHA512, s),
-            len: s.len(),
-        })))
+        Ok(Self::Hmac(Box::new(HmacKeys { secret: SecretBox::new(Box::from(s)), len: s.len() })))
     }
 
     fn rsa(n: &[u8], e: &[u8]) -> Result<Self, String> {
@@ -144,12 +139,12 @@ impl VerifyKey {
         }
         let ok = match (self, alg) {
             (Self::Hmac(k), _) => {
-                let key = match alg {
-                    Algorithm::HS384 => &k.hs384,
-                    Algorithm::HS512 => &k.hs512,
-                    _ => &k.hs256,
+                let hash = match alg {
+                    Algorithm::HS384 => hmac::HMAC_SHA384,
+                    Algorithm::HS512 => hmac::HMAC_SHA512,
+                    _ => hmac::HMAC_SHA256,
                 };
-                hmac::verify(key, msg, sig).is_ok()
+                hmac::verify(&hmac::Key::new(hash, k.secret.expose_secret()), msg, sig).is_ok()
             }
             (Self::Rsa { n, e }, _) => {
                 let params: &signature::RsaParameters = match alg {

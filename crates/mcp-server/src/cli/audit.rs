@@ -14,7 +14,7 @@ fn fail(what: &str, e: mcp_audit::AuditError) -> ServerError {
 /// Verify the chain of `files` (default: every file of the configured log). Exits non-zero on
 /// the first broken, removed, reordered or truncated record.
 pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
-    let (key, active) = mcp_server::audit_paths(cfg, false)?;
+    let (keys, active) = mcp_server::audit_key_ring(cfg, false)?;
     let files =
         if files.is_empty() { mcp_audit::log_files(&active).map_err(|e| fail("audit verify", e))? } else { files };
     if files.is_empty() {
@@ -24,7 +24,7 @@ pub fn verify(cfg: &Config, files: Vec<PathBuf>) -> Result<(), ServerError> {
         )));
     }
     let mut line = Line::new("verifying");
-    let report = mcp_audit::verify(&files, &key, &mut |p| line.update(p.records, p.bytes, p.total_bytes));
+    let report = mcp_audit::verify_with_keys(&files, &keys, &mut |p| line.update(p.records, p.bytes, p.total_bytes));
     drop(line);
     match report {
         Ok(r) => {

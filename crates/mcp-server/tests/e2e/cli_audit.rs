@@ -184,7 +184,7 @@ fn block_list_and_authz_explain() {
 }
 
 /// An HS256 JWT for `secret`.
-fn hs256(secret: &[u8], claims: &Value) -> String {
+pub(super) fn hs256(secret: &[u8], claims: &Value) -> String {
     use base64::Engine;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let input = format!("{}.{}", b64(br#"{"alg":"HS256","typ":"JWT"}"#), b64(claims.to_string().as_bytes()));
@@ -195,7 +195,7 @@ fn hs256(secret: &[u8], claims: &Value) -> String {
 /// `key` stored as `jwt/hmac` in the data dir `d`, and `mcp-server serve` accepting HS256 JWTs
 /// signed with it (`extra` TOML sections, `jwt_extra` keys of `[auth.jwt]`, `env` more `MCP_*`
 /// variables); returns the server and its resource URI.
-fn jwt_server(
+pub(super) fn jwt_server(
     d: &std::path::Path,
     key: &str,
     extra: &str,
@@ -304,7 +304,7 @@ fn rotated_jwt_key_is_used_without_restart() {
     let d = dir.path();
     let (old, new) = ("first-key-0123456789abcdef0123456789ab", "second-key-fedcba9876543210fedcba98765");
     let extra = "[monitoring.blocking]\nblock_after = 1000\n";
-    let poll = [("MCP_SERVER__SECRET_POLL_SECS", "1")];
+    let poll = [("MCP_SERVER__SECRET_POLL_SECS", "1"), ("MCP_SECRETS__ROTATION_GRACE_SECS", "0")];
     let (server, resource) = jwt_server(d, old, extra, "cache_capacity = 0\n", &poll, Stdio::null());
     let addr = server.addr;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

@@ -772,3 +772,4 @@ mod protection;
 mod redis;
 #[cfg(feature = "redis")]
 mod redis_blocks;
+mod rotation_grace;

@@ -388,13 +388,9 @@ impl HttpFront {
         let Some(name) = params.get("name").and_then(Value::as_str) else { return Ok(()) };
         let tools = self.server.0.tools.load();
         let Some(&i) = tools.index.get(name) else { return Ok(()) };
-        let Some(props) = tools.specs[i].tool.input_schema.get("properties").and_then(Value::as_object) else {
-            return Ok(());
-        };
         let args = params.get("arguments");
-        for (prop, schema) in props {
-            let Some(suffix) = schema.get("x-mcp-header").and_then(Value::as_str) else { continue };
-            let hdr = header_str(h, &format!("mcp-param-{}", suffix.to_ascii_lowercase()));
+        for (prop, header) in &tools.checks[i].mirrored {
+            let hdr = header_str(h, header);
             let arg = args.and_then(|a| a.get(prop));
             match (hdr, arg) {
                 (None, None | Some(Value::Null)) => {}

@@ -672,7 +672,10 @@ fn main() -> ExitCode {
             Config::load(config.as_deref()).and_then(|cfg| cli::audit::verify(&cfg, files))
         }
         Command::Gdpr { config, command } => Config::load(config.as_deref()).and_then(|cfg| match command {
-            GdprCommand::Purge { days } => cli::audit::purge(&cfg, days.unwrap_or(365)),
+            GdprCommand::Purge { days } => {
+                let configured = Some(cfg.gdpr.data_retention_days).filter(|d| *d > 0);
+                cli::audit::purge(&cfg, days.or(configured).unwrap_or(365))
+            }
             GdprCommand::Erase { client } => cli::audit::erase(&cfg, &client),
             GdprCommand::Export { client, out } => cli::audit::export(&cfg, &client, out),
             GdprCommand::Consent { command } => match command {

@@ -40,6 +40,9 @@ pub(crate) struct ToolChecks {
     input: CompiledSchema,
     output: Option<CompiledSchema>,
     scan_arguments: bool,
+    /// Arguments mirrored in an `Mcp-Param-*` header (`x-mcp-header` on the input schema's
+    /// property): (property, lower-case header name), found once at registration.
+    pub(crate) mirrored: Vec<(String, String)>,
 }
 
 impl Validation {
@@ -67,7 +70,22 @@ impl ToolChecks {
             ),
             None => None,
         };
-        Ok(Self { input, output, scan_arguments: t.scan_prompts.unwrap_or(v.prompt.scan_tool_arguments()) })
+        let mirrored = t
+            .tool
+            .input_schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|props| {
+                props
+                    .iter()
+                    .filter_map(|(prop, schema)| {
+                        let suffix = schema.get("x-mcp-header")?.as_str()?;
+                        Some((prop.clone(), format!("mcp-param-{}", suffix.to_ascii_lowercase())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self { input, output, scan_arguments: t.scan_prompts.unwrap_or(v.prompt.scan_tool_arguments()), mirrored })
     }
 }
 

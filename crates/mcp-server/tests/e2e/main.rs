@@ -764,6 +764,7 @@ fn tools_get_only_their_declared_secrets_and_outputs_are_masked() {
 mod audit_crash;
 mod authz_runtime;
 mod cli_audit;
+mod gdpr_purge;
 mod monitor_alerts;
 #[cfg(feature = "otel")]
 mod otel;

@@ -10,7 +10,8 @@
 //! - `<p>gen`: a counter bumped by every write, so a replica reloads only after a change.
 //!
 //! Every read-modify-write is an optimistic transaction (`WATCH <p>gen`, `MULTI`/`EXEC`, retried
-//! on a concurrent write), so replicas and the CLI never lose each other's edits. Every call has
+//! after a random, growing pause on a concurrent write), so replicas and the CLI never lose each
+//! other's edits. Writes run off the request path (housekeeping on the blocking pool, the CLI). Every call has
 //! the configured timeout; a failure drops the connection (the next call reconnects) and is
 //! reported as [`MonitorError::StoreUnavailable`]. Requests are never touched: they read the
 //! monitor's in-memory table.
@@ -28,6 +29,19 @@ use crate::target::{BlockEntry, unix_ms};
 
 /// Attempts of one read-modify-write before giving up under constant concurrent writes.
 const MAX_ATTEMPTS: usize = 32;
+/// Ceiling of the pause between two attempts (reached after a few collisions).
+const MAX_BACKOFF_US: u64 = 32_000;
+
+/// Pause before retrying after the `attempt`-th collision: random in `[0, 1 ms << attempt)`,
+/// capped, so writers that collided spread out instead of colliding again in lockstep.
+fn backoff(attempt: usize) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = (1_000u64 << attempt.min(16)).min(MAX_BACKOFF_US);
+    // `RandomState` is seeded randomly per thread and differs on every call: enough for jitter.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(attempt);
+    Duration::from_micros(h.finish() % ceiling)
+}
 
 /// A [`BlockStore`] in Redis.
 pub struct RedisBlockStore {
@@ -186,12 +200,31 @@ impl BlockStore for RedisBlockStore {
     }
 
     fn update(&self, edit: BlockEdit<'_>) -> Result<Vec<BlockEntry>, MonitorError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(backoff(attempt));
+            }
             if let Some((generation, written)) = self.with_conn(|con| self.try_update(con, edit))? {
                 *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(generation);
                 return Ok(written);
             }
         }
         Err(MonitorError::StoreUnavailable { problem: format!("{MAX_ATTEMPTS} concurrent writes in a row") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        for attempt in 1..64 {
+            let ceiling = (1_000u64 << attempt.min(16)).min(MAX_BACKOFF_US);
+            assert!(backoff(attempt) < Duration::from_micros(ceiling));
+        }
+        // Random: 20 draws at the ceiling are not all equal.
+        let draws: std::collections::HashSet<Duration> = (0..20).map(|_| backoff(10)).collect();
+        assert!(draws.len() > 1, "{draws:?}");
     }
 }

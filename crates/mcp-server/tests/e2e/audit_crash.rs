@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::cli_audit::{Serve, new_key};
+use super::cli_audit::{Serve, calculate_headers, new_key};
 use super::*;
 
 /// One request on a fresh connection; `None` when the server is gone or answers no full head.
@@ -55,14 +55,7 @@ fn kill_9_under_load_loses_no_acknowledged_audit_record() {
         .map(|w| {
             let (key, acked, sent, stop) = (key.clone(), Arc::clone(&acked), Arc::clone(&sent), Arc::clone(&stop));
             std::thread::spawn(move || {
-                let h = [
-                    JSON,
-                    ACCEPT,
-                    ("mcp-protocol-version", "2026-07-28"),
-                    ("mcp-method", "tools/call"),
-                    ("mcp-name", "calculate"),
-                    ("x-api-key", key.as_str()),
-                ];
+                let h = calculate_headers(&key);
                 // Bounded: at most 5,000 requests per worker, and it stops once the server is gone.
                 for i in 0..5_000u64 {
                     if stop.load(Ordering::Relaxed) {

@@ -59,17 +59,9 @@ const VIEWER_LISTS: &str = "[authorization.roles.viewer]\npermissions = [\"tools
 const VIEWER_CALCULATES: &str =
     "[authorization.roles.viewer]\npermissions = [\"tools:list\", \"tools:execute:calculate\"]\n";
 
+/// `calculate` of 4 + 1: allowed when the answer is 5.
 fn calculate(addr: SocketAddr, key: &str) -> Resp {
-    let h = [
-        JSON,
-        ACCEPT,
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", "calculate"),
-        ("x-api-key", key),
-    ];
-    let body = modern_body(1, "tools/call", json!({"name": "calculate", "arguments": {"a": 2, "b": 3, "op": "add"}}));
-    send(addr, "POST", &h, &body)
+    super::cli_audit::call(addr, key, 4)
 }
 
 fn allowed(r: &Resp) -> bool {

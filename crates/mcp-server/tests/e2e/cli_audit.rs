@@ -62,21 +62,22 @@ pub(super) fn new_key(data: &std::path::Path, name: &str, roles: &str) -> String
     out.split_whitespace().find(|w| w.starts_with("mcp_")).unwrap().to_owned()
 }
 
-fn call(addr: SocketAddr, key: &str, a: u32) -> Resp {
-    let h = [
+/// The headers of a stateless-era `tools/call calculate` carrying the API key `key`.
+pub(super) fn calculate_headers(key: &str) -> [(&str, &str); 6] {
+    [
         JSON,
         ACCEPT,
         ("mcp-protocol-version", "2026-07-28"),
         ("mcp-method", "tools/call"),
         ("mcp-name", "calculate"),
         ("x-api-key", key),
-    ];
-    send(
-        addr,
-        "POST",
-        &h,
-        &modern_body(1, "tools/call", json!({"name": "calculate", "arguments": {"a": a, "b": 1, "op": "add"}})),
-    )
+    ]
+}
+
+/// `calculate` of `a + 1` with the API key `key`.
+pub(super) fn call(addr: SocketAddr, key: &str, a: u32) -> Resp {
+    let args = json!({"name": "calculate", "arguments": {"a": a, "b": 1, "op": "add"}});
+    send(addr, "POST", &calculate_headers(key), &modern_body(1, "tools/call", args))
 }
 
 #[test]

@@ -4,21 +4,8 @@
 
 use std::process::Stdio;
 
-use super::cli_audit::{Serve, new_key};
+use super::cli_audit::{Serve, call, new_key};
 use super::*;
-
-fn call(addr: SocketAddr, key: &str, a: u32) -> u16 {
-    let h = [
-        JSON,
-        ACCEPT,
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", "calculate"),
-        ("x-api-key", key),
-    ];
-    let body = modern_body(1, "tools/call", json!({"name": "calculate", "arguments": {"a": a, "b": 1, "op": "add"}}));
-    send(addr, "POST", &h, &body).status
-}
 
 fn audit_files(d: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(d.join("audit"))
@@ -45,7 +32,7 @@ fn purge_of_a_real_run_keeps_the_log_verifiable() {
     ];
     let s = Serve::spawn(&["serve", "--listen", &listen], &env, port, Stdio::null());
     for i in 0..15 {
-        assert_eq!(call(s.addr, &alice, i), 200);
+        assert_eq!(call(s.addr, &alice, i).status, 200);
     }
     s.stop();
     let before = audit_files(d);

@@ -272,7 +272,15 @@ pub fn spawn_auth_rotation_watch(
             }
             match crate::auth::authenticator_from_config(&cfg, Some(&secrets), server.event_sink()).await {
                 Ok((auth, _)) => {
-                    let grace = crate::secrets::grace_left(&secrets, &names).await;
+                    // Only the secrets that changed set the grace: an emergency rotation with
+                    // `grace_secs = 0` must not inherit another secret's period.
+                    let changed: Vec<mcp_core::traits::SecretName> = names
+                        .iter()
+                        .zip(seen.iter().zip(&now))
+                        .filter(|(_, (before, after))| before != after)
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    let grace = crate::secrets::grace_left(&secrets, &changed).await;
                     server.rotate_authenticator(auth, grace);
                     seen = now;
                     let e = mcp_core::SecurityEvent::new(

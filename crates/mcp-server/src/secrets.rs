@@ -47,7 +47,8 @@ pub async fn open(cfg: &crate::Config) -> Result<Secrets, ServerError> {
     }
 }
 
-/// What is left of the grace period after `names` were rotated: for each secret, its grace period
+/// What is left of the grace period after `names` were rotated (pass only the secrets that
+/// changed, so one secret's period never extends another's): for each, its grace period
 /// (`[secrets] rotation_grace_secs`, or the `grace_secs` of its `[[secrets.rotation]]` entry)
 /// minus the age of its current version — the same window [`Secrets::accepted`] uses —, the
 /// longest of them. A version whose creation time the backend does not know gets the whole

@@ -52,7 +52,9 @@ impl McpServer {
     /// `notifications/tools/list_changed`. With `server.pin_tool_definitions = "refuse"` a
     /// changed definition is refused instead ([`ServerError::Registration`]) and the attempt is
     /// recorded the same way. The tool's `access` rule cannot change here: it is part of the
-    /// compiled policy (override it with an `[[authorization.tools]]` rule and a reload).
+    /// compiled policy (override it with an `[[authorization.tools]]` rule and a reload). Nor
+    /// can its declared secrets, consent purpose, prompt scanning or PHI tag: they bound what
+    /// the tool may do and are outside the definition hash, so a change is refused.
     pub fn replace_tool(&self, mut tool: ToolSpec) -> Result<ToolReplaced, ServerError> {
         check_spec(&tool)?;
         let name = tool.tool.name.clone();
@@ -67,6 +69,20 @@ impl McpServer {
         if table.specs[idx].access != tool.access {
             return Err(ServerError::Registration(format!(
                 "tool {name:?}: the access rule cannot change at runtime; use an [[authorization.tools]] rule"
+            )));
+        }
+        // What the tool may do is fixed at registration, like its access rule: a replacement
+        // that would widen it (more secrets, no consent, no prompt scan, no PHI tag) fails closed.
+        let old = &table.specs[idx];
+        let fixed = [
+            ("declared secrets", old.secrets != tool.secrets),
+            ("consent purpose", old.consent != tool.consent),
+            ("prompt scanning", old.scan_prompts != tool.scan_prompts),
+            ("phi tag", old.phi != tool.phi),
+        ];
+        if let Some((what, _)) = fixed.iter().find(|(_, differs)| *differs) {
+            return Err(ServerError::Registration(format!(
+                "tool {name:?}: its {what} cannot change at runtime; register the tool that way and restart"
             )));
         }
         if tool.consent.is_some() && self.0.consent.is_none() {
@@ -164,7 +180,11 @@ mod tests {
         let remote = serde_json::json!({"type": "object", "$ref": "https://example.com/s.json"});
         assert!(server.replace_tool(tool("calc", remote)).is_err(), "schemas are checked as at build");
         let secret = tool("calc", object.clone()).secrets(&["api/token"]);
-        assert!(server.replace_tool(secret).expect_err("no store").to_string().contains("secret store"));
+        assert!(server.replace_tool(secret).expect_err("more secrets").to_string().contains("declared secrets"));
+        let phi = tool("calc", object.clone()).phi(true);
+        assert!(server.replace_tool(phi).expect_err("phi").to_string().contains("phi tag"));
+        let consent = tool("calc", object.clone()).requires_consent("marketing");
+        assert!(server.replace_tool(consent).expect_err("consent").to_string().contains("consent purpose"));
         let before = server.tools().specs[0].listing.clone();
         assert_eq!(server.replace_tool(tool("calc", object)).expect("same"), ToolReplaced::SameDefinition);
         assert_eq!(server.tools().specs[0].listing, before);

@@ -117,7 +117,14 @@ mod tests {
             }
             let expected = hashes.len() as u32 / buckets as u32;
             let worst = counts.iter().map(|c| c.abs_diff(expected)).max().unwrap();
-            assert!(worst < expected / 2, "bits from {shift}: worst deviation {worst} of {expected}");
+            // A bucket count is ~Normal(expected, sqrt(expected)) for a uniform hash. Six standard
+            // deviations: a uniform hash fails this about once in 10^5 runs even over 1024
+            // buckets (the former bound, expected / 2, was 4 sigma there and failed ~6 % of runs).
+            let bound = 6.0 * f64::from(expected).sqrt();
+            assert!(
+                f64::from(worst) <= bound,
+                "bits from {shift}: worst deviation {worst} of {expected} (bound {bound})"
+            );
         }
     }
 }

@@ -112,20 +112,19 @@ impl Writer {
     }
 
     pub(super) fn rotate(&mut self) -> Result<(), Undone> {
-        match self.log.rotate(self.clock.now()) {
-            Ok(()) => {
-                bump(&self.shared.counters.rotations, 1);
-                self.tentative = self.log.committed;
-                self.unsynced = false;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(&e)),
-        }
+        let rotated = self.log.rotate(self.clock.now());
+        self.after_rotation(rotated)
     }
 
     /// Rotate and write the next files with `key` (after a rotation of the audit key).
     pub(super) fn rotate_key(&mut self, key: crate::key::AuditKey) -> Result<(), Undone> {
-        match self.log.rotate_with_key(key, self.clock.now()) {
+        let rotated = self.log.rotate_with_key(key, self.clock.now());
+        self.after_rotation(rotated)
+    }
+
+    /// Book-keeping shared by both rotations: count it, and the new file starts synced.
+    fn after_rotation(&mut self, rotated: Result<(), crate::AuditError>) -> Result<(), Undone> {
+        match rotated {
             Ok(()) => {
                 bump(&self.shared.counters.rotations, 1);
                 self.tentative = self.log.committed;

@@ -2,6 +2,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::codes;
@@ -95,8 +96,8 @@ struct Envelope<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
+    #[serde(default)]
+    params: Option<Value>,
     #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -109,23 +110,26 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
 }
 
 /// Scan the structure once, refusing excess depth before serde builds anything.
+///
+/// Outside strings the scan looks at every byte (JSON punctuation and numbers are short); a
+/// string is skipped with a vectorised search for its closing quote or the next escape.
 fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), DecodeError> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => loop {
+                match memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default()) {
+                    // An escape: skip it and the character it escapes.
+                    Some(j) if bytes[i + j] == b'\\' => i += j + 2,
+                    Some(j) => {
+                        i += j + 1;
+                        break;
+                    }
+                    None => return Ok(()),
+                }
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
@@ -193,11 +197,8 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Message<'a>, Decod
     if env.jsonrpc.as_deref() != Some(crate::JSONRPC_VERSION) {
         return Err(DecodeError::InvalidRequest("Invalid Request: jsonrpc must be \"2.0\"", id));
     }
-    if let Some(params) = env.params {
-        let p = params.get().as_bytes().first();
-        if !matches!(p, Some(b'{') | Some(b'[')) {
-            return Err(DecodeError::InvalidRequest("Invalid Request: params must be an object", id));
-        }
+    if env.params.as_ref().is_some_and(|p| !matches!(p, Value::Object(_) | Value::Array(_))) {
+        return Err(DecodeError::InvalidRequest("Invalid Request: params must be an object", id));
     }
     match (env.method, id, env.result, env.error) {
         (Some(method), Some(id), None, None) => Ok(Message::Request(Request { id, method, params: env.params })),
@@ -260,6 +261,31 @@ mod tests {
             let err = decode(input, &lim()).unwrap_err();
             assert_eq!(err.code(), *code, "input {:?}", String::from_utf8_lossy(input));
         }
+    }
+
+    #[test]
+    fn params_are_parsed_with_the_envelope() {
+        let m = decode(br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":[1,"x"]}}"#, &lim()).unwrap();
+        let Message::Request(r) = m else { panic!("not a request") };
+        assert_eq!(r.params, Some(serde_json::json!({"a": [1, "x"]})));
+        let m = decode(br#"{"jsonrpc":"2.0","method":"n","params":null}"#, &lim()).unwrap();
+        assert!(matches!(m, Message::Notification(Notification { params: None, .. })));
+    }
+
+    #[test]
+    fn depth_scan_skips_strings_and_escapes() {
+        // Escaped quotes and backslashes inside strings never end the string early.
+        let s = br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"k":"a\\\"[[[[[[[[[[\\"}}"#;
+        assert!(decode(s, &lim()).is_ok());
+        // A string cut inside an escape, or never closed, is a parse error, not a panic.
+        for s in [&br#"{"a":"\"#[..], br#"{"a":"abc"#, br#"{"a":"\u00"#] {
+            assert_eq!(decode(s, &lim()).unwrap_err(), DecodeError::Parse);
+        }
+        // Depth counts only structure: 8 levels pass, 9 are refused.
+        let ok = format!("{}{}", "[".repeat(8), "]".repeat(8));
+        assert!(!matches!(decode(ok.as_bytes(), &lim()), Err(DecodeError::TooDeep { .. })));
+        let deep = format!("{{\"s\":\"]]]]\",\"a\":{}{}}}", "[".repeat(8), "]".repeat(8));
+        assert_eq!(decode(deep.as_bytes(), &lim()).unwrap_err(), DecodeError::TooDeep { limit: 8 });
     }
 
     #[test]

@@ -2,6 +2,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// A JSON-RPC request id: a number or a string. `null` is not accepted for requests.
@@ -30,8 +31,8 @@ pub struct Request<'a> {
     pub id: RequestId,
     /// The method name.
     pub method: Cow<'a, str>,
-    /// Parameters, undecoded until a handler needs them.
-    pub params: Option<&'a RawValue>,
+    /// Parameters (an object or an array), parsed in the same pass as the envelope.
+    pub params: Option<Value>,
 }
 
 /// A notification (a request without an id).
@@ -39,8 +40,8 @@ pub struct Request<'a> {
 pub struct Notification<'a> {
     /// The method name.
     pub method: Cow<'a, str>,
-    /// Parameters, undecoded.
-    pub params: Option<&'a RawValue>,
+    /// Parameters (an object or an array).
+    pub params: Option<Value>,
 }
 
 /// A response sent by the peer (answers a server-to-client request).

@@ -3,8 +3,8 @@
 //! This crate does no IO. It offers:
 //! - [`ProtocolVersion`]: every MCP revision the workspace speaks, and which era it belongs to;
 //! - [`decode`]: a bounded decoder that enforces a size and a nesting-depth limit while parsing and
-//!   borrows from the input (params stay a [`serde_json::value::RawValue`] until a handler needs
-//!   them);
+//!   reads the envelope and the params in one pass (the method borrows from the input; the
+//!   response payloads stay [`serde_json::value::RawValue`]s);
 //! - [`codes`]: the JSON-RPC and MCP error codes, in one place;
 //! - [`types`]: the MCP result and content types a server sends.
 //!

@@ -136,7 +136,7 @@ pub(crate) fn is_legacy_method(m: &str) -> bool {
 }
 
 /// Methods whose results carry `ttlMs` / `cacheScope` in the stateless era.
-fn is_cacheable(m: &str) -> bool {
+pub(crate) fn is_cacheable(m: &str) -> bool {
     matches!(
         m,
         "server/discover"
@@ -260,7 +260,7 @@ impl McpServer {
         let era = call.protocol.era();
         let method = call.method.as_str();
         let p = &call.principal;
-        let mut result = match method {
+        match method {
             "ping" => Ok(json!({})),
             "server/discover" if era == Era::Modern => Ok(self.discover_result()),
             "tools/list" => self.list(
@@ -299,21 +299,9 @@ impl McpServer {
             "resources/subscribe" if era == Era::Legacy => self.subscribe(call, true),
             "resources/unsubscribe" if era == Era::Legacy => self.subscribe(call, false),
             _ => Err(err(codes::METHOD_NOT_FOUND, "Method not found")),
-        };
-        if era == Era::Modern
-            && let Ok(Value::Object(map)) = &mut result
-        {
-            map.entry("resultType").or_insert_with(|| json!("complete"));
-            if is_cacheable(method) {
-                map.insert("ttlMs".into(), json!(self.0.settings.cache_ttl_ms));
-                map.insert("cacheScope".into(), json!("private"));
-            }
-            let meta = map.entry("_meta").or_insert_with(|| json!({}));
-            if let Value::Object(meta) = meta {
-                meta.insert(META_SERVER_INFO.into(), json!({"name": self.0.info.name, "version": self.0.info.version}));
-            }
         }
-        result
+        // The stateless era's additions to the result are written while encoding it
+        // (`McpServer::encode_answer`).
     }
 
     /// One page of the items `visible` lets through; the cursor counts visible items, so pages

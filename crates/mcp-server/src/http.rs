@@ -4,6 +4,7 @@
 //! revision that is not a legacy one, or when its `_meta` names a protocol version; everything
 //! else takes the legacy path (initialize + `Mcp-Session-Id`).
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use mcp_core::{Principal, SecurityEventKind};
 use mcp_protocol::{DecodeError, Era, ErrorObject, Message, ProtocolVersion, RequestId, codes, decode};
 use mcp_transport::{Body, HttpHandler, IncomingRequest, Rejection};
@@ -21,15 +22,17 @@ use tokio::sync::mpsc;
 use crate::McpServer;
 use crate::context::{Cancel, LogLevel};
 use crate::dispatch::{
-    Call, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, err, is_legacy_method, is_modern_method,
+    Call, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, Outcome, err, is_legacy_method,
+    is_modern_method,
 };
 use crate::session::{Session, SessionRefused};
 use crate::subscriptions::{Change, ListKind};
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
-const METHOD_HEADER: &str = "mcp-method";
-const NAME_HEADER: &str = "mcp-name";
+// Parsed once: a lookup by `&str` would parse and validate the name on every call.
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 /// Legacy revisions a client may name (2024-11-05 is recognised so it routes to `initialize`,
 /// which then offers our newest legacy revision).
 const LEGACY_VERSION_STRINGS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -79,27 +82,32 @@ fn error_response(status: StatusCode, id: Option<&RequestId>, e: &ErrorObject) -
     json_response(status, mcp_protocol::encode_error(id, e))
 }
 
-fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn header_str<'h>(h: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `needle` (lower case) occurs in `hay`, ignoring ASCII case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 fn accepts(h: &HeaderMap, json: bool, sse: bool) -> bool {
-    let Some(a) = header_str(h, "accept") else { return false };
-    let a = a.to_ascii_lowercase();
+    let Some(a) = header_str(h, &header::ACCEPT) else { return false };
     let any = a.contains("*/*");
-    (!json || any || a.contains("application/json")) && (!sse || any || a.contains("text/event-stream"))
+    (!json || any || contains_ignore_case(a, "application/json"))
+        && (!sse || any || contains_ignore_case(a, "text/event-stream"))
 }
 
 /// Decode a mirrored header value: `=?base64?…?=` is strict padded base64 of UTF-8; anything
 /// else is literal. Surrounding whitespace is ignored.
-fn decode_mirrored(v: &str) -> Option<String> {
+fn decode_mirrored(v: &str) -> Option<Cow<'_, str>> {
     use base64::Engine;
     let v = v.trim_matches([' ', '\t']);
     if let Some(inner) = v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
         let raw = base64::engine::general_purpose::STANDARD.decode(inner).ok()?;
-        return String::from_utf8(raw).ok();
+        return String::from_utf8(raw).ok().map(Cow::Owned);
     }
-    Some(v.to_owned())
+    Some(Cow::Borrowed(v))
 }
 
 impl HttpFront {
@@ -132,17 +140,18 @@ impl HttpFront {
         }
         // With a mirrored method header (stateless era) the client limits run before decoding;
         // otherwise right after it.
-        let mirrored = header_str(&req.parts.headers, METHOD_HEADER).map(|m| m.trim_matches([' ', '\t']).to_owned());
+        let mirrored = header_str(&req.parts.headers, &METHOD_HEADER).map(|m| m.trim_matches([' ', '\t']));
         if req.parts.method == Method::POST
-            && let Some(m) = &mirrored
+            && let Some(m) = mirrored
             && let Err(refusal) = self.server.limit_client(&principal, m, req.peer).await
         {
             return refusal;
         }
-        let version_hdr = header_str(&req.parts.headers, VERSION_HEADER);
+        let limited = mirrored.is_some();
+        let version_hdr = header_str(&req.parts.headers, &VERSION_HEADER);
         let modern_hdr = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v));
         match req.parts.method {
-            Method::POST => self.post(req, principal, mirrored.is_some()).await,
+            Method::POST => self.post(req, principal, limited).await,
             Method::GET if !modern_hdr => self.get_stream(&req, &principal),
             Method::DELETE if !modern_hdr => self.delete(&req, &principal),
             _ => {
@@ -171,7 +180,7 @@ impl HttpFront {
 
     async fn post(&self, req: IncomingRequest, principal: Arc<Principal>, limited: bool) -> Response<Body> {
         let h = &req.parts.headers;
-        let ct_ok = header_str(h, "content-type")
+        let ct_ok = header_str(h, &header::CONTENT_TYPE)
             .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
         if !ct_ok {
             let e = err(codes::INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json");
@@ -199,7 +208,7 @@ impl HttpFront {
             }
             self.server.0.telemetry.large_message();
         }
-        let msg = match decode(&body, &self.server.0.settings.limits) {
+        let mut msg = match decode(&body, &self.server.0.settings.limits) {
             Ok(m) => m,
             Err(e) => {
                 let status = match e {
@@ -227,13 +236,9 @@ impl HttpFront {
                 return refusal;
             }
         }
-        let version_hdr = header_str(h, VERSION_HEADER);
-        let params: Value = match &msg {
-            Message::Request(r) => match r.params.map(|p| serde_json::from_str::<Value>(p.get())) {
-                None => Value::Object(Map::new()),
-                Some(Ok(v)) => v,
-                Some(Err(_)) => Value::Null,
-            },
+        let version_hdr = header_str(h, &VERSION_HEADER);
+        let params: Value = match &mut msg {
+            Message::Request(r) => r.params.take().unwrap_or_else(|| Value::Object(Map::new())),
             _ => Value::Null,
         };
         let meta_version = params.get("_meta").and_then(|m| m.get(META_PROTOCOL_VERSION));
@@ -271,7 +276,7 @@ impl HttpFront {
             self.server.event(kind, reason, Some(req.peer), Some(&r.method));
             error_response(status, Some(id), &e)
         };
-        let Some(version_hdr) = header_str(h, VERSION_HEADER) else {
+        let Some(version_hdr) = header_str(h, &VERSION_HEADER) else {
             return fail(
                 StatusCode::BAD_REQUEST,
                 SecurityEventKind::HeaderMismatch,
@@ -313,7 +318,7 @@ impl HttpFront {
                 );
             }
         };
-        if header_str(h, METHOD_HEADER).map(|m| m.trim_matches([' ', '\t'])) != Some(&*r.method) {
+        if header_str(h, &METHOD_HEADER).map(|m| m.trim_matches([' ', '\t'])) != Some(&*r.method) {
             return fail(
                 StatusCode::BAD_REQUEST,
                 SecurityEventKind::HeaderMismatch,
@@ -331,7 +336,7 @@ impl HttpFront {
         };
         if let Some(key) = name_key {
             let body_name = params.get(key).and_then(Value::as_str);
-            let hdr_name = header_str(h, NAME_HEADER).and_then(decode_mirrored);
+            let hdr_name = header_str(h, &NAME_HEADER).and_then(decode_mirrored);
             if body_name.is_none() || hdr_name.as_deref() != body_name {
                 return fail(
                     StatusCode::BAD_REQUEST,
@@ -390,7 +395,7 @@ impl HttpFront {
         let Some(&i) = tools.index.get(name) else { return Ok(()) };
         let args = params.get("arguments");
         for (prop, header) in &tools.checks[i].mirrored {
-            let hdr = header_str(h, header);
+            let hdr = h.get(header.as_str()).and_then(|v| v.to_str().ok());
             let arg = args.and_then(|a| a.get(prop));
             match (hdr, arg) {
                 (None, None | Some(Value::Null)) => {}
@@ -481,7 +486,7 @@ impl HttpFront {
 
     #[allow(clippy::result_large_err)] // built only on the error path
     fn session_for(&self, req: &IncomingRequest, principal: &Principal) -> Result<Arc<Session>, Response<Body>> {
-        let Some(sid) = header_str(&req.parts.headers, SESSION_HEADER) else {
+        let Some(sid) = header_str(&req.parts.headers, &SESSION_HEADER) else {
             let e = err(codes::INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
             return Err(self.reject(
                 req,
@@ -522,7 +527,7 @@ impl HttpFront {
             Ok(s) => s,
             Err(resp) => return resp,
         };
-        if let Some(v) = header_str(&req.parts.headers, VERSION_HEADER)
+        if let Some(v) = header_str(&req.parts.headers, &VERSION_HEADER)
             && !v.parse::<ProtocolVersion>().is_ok_and(|v| v.era() == Era::Legacy)
         {
             let e = err(codes::INVALID_REQUEST, "Bad Request: unsupported MCP-Protocol-Version");
@@ -540,10 +545,7 @@ impl HttpFront {
                         session.initialized.store(true, std::sync::atomic::Ordering::Relaxed)
                     }
                     "notifications/cancelled" => {
-                        if let Some(rid) = serde_json::from_str::<Value>(n.params.map_or("{}", |p| p.get()))
-                            .ok()
-                            .and_then(|p| p.get("requestId").cloned())
-                        {
+                        if let Some(rid) = n.params.as_ref().and_then(|p| p.get("requestId")) {
                             let key = rid.to_string();
                             if let Some(c) = session.inflight.lock().ok().and_then(|m| m.get(&key).cloned()) {
                                 c.cancel();
@@ -728,8 +730,13 @@ impl HttpFront {
         mut rx: mpsc::Receiver<Bytes>,
         inflight: Option<(Arc<Session>, String)>,
     ) -> Response<Body> {
+        let cacheable = crate::dispatch::is_cacheable(&call.method);
         let server = self.server.clone();
         let mut fut = Box::pin(async move { server.dispatch(call).await });
+        let answer = {
+            let server = self.server.clone();
+            move |id: &RequestId, outcome: &Outcome| server.encode_answer(id, era, cacheable, outcome)
+        };
         let first = tokio::select! {
             biased;
             m = rx.recv() => m,
@@ -743,7 +750,7 @@ impl HttpFront {
                             while let Ok(m) = rx.try_recv() {
                                 let _ = tx.send_event(None, &m).await;
                             }
-                            let _ = tx.send_event(None, &encode_outcome(&id, &outcome)).await;
+                            let _ = tx.send_event(None, &answer(&id, &outcome)).await;
                             forget(inflight);
                         });
                         return sse_response(body);
@@ -751,7 +758,7 @@ impl HttpFront {
                     Err(_) => {
                         forget(inflight);
                         let status = match &outcome { Ok(_) => StatusCode::OK, Err(e) => crate::http_status_for(e.code, era) };
-                        let mut r = json_response(status, encode_outcome(&id, &outcome));
+                        let mut r = json_response(status, answer(&id, &outcome));
                         if let Err(e) = &outcome
                             && e.code == codes::INSUFFICIENT_SCOPE
                             && let Some(v) = self.server.scope_challenge(e)
@@ -780,7 +787,7 @@ impl HttpFront {
                 while let Ok(m) = rx.try_recv() {
                     let _ = tx.send_event(None, &m).await;
                 }
-                let _ = tx.send_event(None, &encode_outcome(&id, &outcome)).await;
+                let _ = tx.send_event(None, &answer(&id, &outcome)).await;
             }
             forget(inflight);
         });
@@ -815,13 +822,6 @@ fn forget(inflight: Option<(Arc<Session>, String)>) {
         && let Ok(mut m) = s.inflight.lock()
     {
         m.remove(&key);
-    }
-}
-
-fn encode_outcome(id: &RequestId, o: &Result<Value, ErrorObject>) -> Vec<u8> {
-    match o {
-        Ok(v) => mcp_protocol::encode_result(id, v),
-        Err(e) => mcp_protocol::encode_error(Some(id), e),
     }
 }
 

@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+mod answer;
 mod audit;
 mod auth;
 mod bootstrap;

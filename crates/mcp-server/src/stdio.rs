@@ -87,10 +87,7 @@ fn handle_line(
         }
         Message::Notification(n) => {
             if n.method == "notifications/cancelled"
-                && let Some(rid) = n
-                    .params
-                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                    .and_then(|p| p.get("requestId").cloned())
+                && let Some(rid) = n.params.as_ref().and_then(|p| p.get("requestId"))
                 && let Ok(c) = conn.lock()
                 && let Some(cancel) = c.inflight.get(&rid.to_string())
             {
@@ -100,15 +97,9 @@ fn handle_line(
         }
         Message::Request(r) => r,
     };
+    let mut r = r;
     let id = r.id.clone();
-    let params: Value = match r.params.map(|p| serde_json::from_str::<Value>(p.get())) {
-        None => Value::Object(Map::new()),
-        Some(Ok(v)) => v,
-        Some(Err(_)) => {
-            reply(out, mcp_protocol::encode_error(Some(&id), &err(codes::INVALID_PARAMS, "Invalid params")));
-            return;
-        }
-    };
+    let params: Value = r.params.take().unwrap_or_else(|| Value::Object(Map::new()));
     let meta = params.get("_meta");
     let meta_version = meta.and_then(|m| m.get(META_PROTOCOL_VERSION)).and_then(Value::as_str);
     let (protocol, caps, log_level, live) = if let Some(v) = meta_version {
@@ -204,14 +195,12 @@ fn handle_line(
     let server = server.clone();
     let conn = conn.clone();
     tokio::spawn(async move {
+        let (era, cacheable) = (call.protocol.era(), crate::dispatch::is_cacheable(&call.method));
         let outcome = server.dispatch(call).await;
         if let Ok(mut c) = conn.lock() {
             c.inflight.remove(&key);
         }
-        let bytes = match &outcome {
-            Ok(v) => mcp_protocol::encode_result(&id, v),
-            Err(e) => mcp_protocol::encode_error(Some(&id), e),
-        };
+        let bytes = server.encode_answer(&id, era, cacheable, &outcome);
         let _ = out.send(Bytes::from(bytes)).await;
     });
 }

@@ -93,10 +93,9 @@ impl Guard {
 
     /// Add the security headers (and CORS headers for an allowed cross origin).
     pub(crate) fn decorate(&self, headers: &mut HeaderMap, cors_origin: Option<&HeaderValue>) {
+        headers.reserve(self.headers.len() + 1);
         for (k, v) in &self.headers {
-            if !headers.contains_key(k) {
-                headers.insert(k.clone(), v.clone());
-            }
+            headers.entry(k).or_insert_with(|| v.clone());
         }
         if let Some(h) = &self.hsts {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, h.clone());

@@ -10,15 +10,39 @@ use crate::text::{pointer, push_index, push_token, truncate};
 /// Deepest nesting [`ContentRules::check_embedded_in_request`] walks.
 pub const MAX_REQUEST_DEPTH: usize = 64;
 
-fn violation(ptr: &str, rule: &'static str) -> ContentViolation {
-    ContentViolation { pointer: pointer(ptr), rule, limit: None, actual: None, detail: None }
+/// Where the walk is, as a JSON pointer that is only rendered when a violation needs it (the
+/// walk of a valid result builds no string).
+#[derive(Clone, Copy)]
+enum Ptr<'a> {
+    /// A pointer given as text (`""` is the root).
+    Text(&'a str),
+    /// A member of an object.
+    Key(&'a Ptr<'a>, &'a str),
+    /// An element of an array.
+    Index(&'a Ptr<'a>, usize),
 }
 
-fn malformed(ptr: &str, what: &'static str) -> ContentViolation {
+impl Ptr<'_> {
+    const ROOT: Ptr<'static> = Ptr::Text("");
+
+    fn render(&self) -> String {
+        match self {
+            Self::Text(s) => (*s).to_owned(),
+            Self::Key(parent, key) => push_token(&parent.render(), key),
+            Self::Index(parent, i) => push_index(&parent.render(), *i),
+        }
+    }
+}
+
+fn violation(ptr: &Ptr<'_>, rule: &'static str) -> ContentViolation {
+    ContentViolation { pointer: pointer(&ptr.render()), rule, limit: None, actual: None, detail: None }
+}
+
+fn malformed(ptr: &Ptr<'_>, what: &'static str) -> ContentViolation {
     ContentViolation { detail: Some(what.to_owned()), ..violation(ptr, "malformed") }
 }
 
-fn too_big(ptr: &str, rule: &'static str, limit: u64, actual: u64) -> ContentViolation {
+fn too_big(ptr: &Ptr<'_>, rule: &'static str, limit: u64, actual: u64) -> ContentViolation {
     ContentViolation { limit: Some(limit), actual: Some(actual), ..violation(ptr, rule) }
 }
 
@@ -30,12 +54,17 @@ impl ContentRules {
     /// # Errors
     /// The first [`ContentViolation`] found.
     pub fn check_tool_result(&self, result: &Value) -> Result<(), ContentViolation> {
-        let obj = result.as_object().ok_or_else(|| malformed("", "a tool result must be an object"))?;
-        self.check_block_array(obj, "content", "")?;
+        let obj = result.as_object().ok_or_else(|| malformed(&Ptr::ROOT, "a tool result must be an object"))?;
+        self.check_block_array(obj, "content", &Ptr::ROOT)?;
         if let Some(structured) = obj.get("structuredContent") {
             let size = serialized_len(structured, self.max_text);
             if size > self.max_text {
-                return Err(too_big("/structuredContent", "max_text_length", self.max_text, size));
+                return Err(too_big(
+                    &Ptr::Key(&Ptr::ROOT, "structuredContent"),
+                    "max_text_length",
+                    self.max_text,
+                    size,
+                ));
             }
         }
         Ok(())
@@ -47,11 +76,12 @@ impl ContentRules {
     /// # Errors
     /// The first [`ContentViolation`] found.
     pub fn check_resource_contents(&self, result: &Value) -> Result<(), ContentViolation> {
-        let obj = result.as_object().ok_or_else(|| malformed("", "a resource result must be an object"))?;
+        let obj = result.as_object().ok_or_else(|| malformed(&Ptr::ROOT, "a resource result must be an object"))?;
         let Some(contents) = obj.get("contents") else { return Ok(()) };
-        let items = contents.as_array().ok_or_else(|| malformed("/contents", "must be an array"))?;
+        let items =
+            contents.as_array().ok_or_else(|| malformed(&Ptr::Key(&Ptr::ROOT, "contents"), "must be an array"))?;
         for (i, item) in items.iter().enumerate() {
-            self.check_resource(item, &push_index("/contents", i))?;
+            self.check_resource(item, &Ptr::Index(&Ptr::Key(&Ptr::ROOT, "contents"), i))?;
         }
         Ok(())
     }
@@ -62,15 +92,17 @@ impl ContentRules {
     /// # Errors
     /// The first [`ContentViolation`] found.
     pub fn check_prompt_messages(&self, result: &Value) -> Result<(), ContentViolation> {
-        let obj = result.as_object().ok_or_else(|| malformed("", "a prompt result must be an object"))?;
+        let obj = result.as_object().ok_or_else(|| malformed(&Ptr::ROOT, "a prompt result must be an object"))?;
         let Some(messages) = obj.get("messages") else { return Ok(()) };
-        let items = messages.as_array().ok_or_else(|| malformed("/messages", "must be an array"))?;
+        let items =
+            messages.as_array().ok_or_else(|| malformed(&Ptr::Key(&Ptr::ROOT, "messages"), "must be an array"))?;
         for (i, message) in items.iter().enumerate() {
-            let ptr = push_index("/messages", i);
+            let messages_ptr = Ptr::Key(&Ptr::ROOT, "messages");
+            let ptr = Ptr::Index(&messages_ptr, i);
             let message = message.as_object().ok_or_else(|| malformed(&ptr, "a message must be an object"))?;
             match message.get("content") {
                 Some(Value::Array(_)) => self.check_block_array(message, "content", &ptr)?,
-                Some(block) => self.check_block(block, &push_token(&ptr, "content"))?,
+                Some(block) => self.block(block, &Ptr::Key(&ptr, "content"))?,
                 None => return Err(malformed(&ptr, "a message needs content")),
             }
         }
@@ -85,12 +117,12 @@ impl ContentRules {
     /// # Errors
     /// The first [`ContentViolation`] found; `max_depth` when the value nests deeper.
     pub fn check_embedded_in_request(&self, params: &Value) -> Result<(), ContentViolation> {
-        self.walk(params, "", 0)
+        self.walk(params, &Ptr::ROOT, 0)
     }
 
-    fn walk(&self, value: &Value, ptr: &str, depth: usize) -> Result<(), ContentViolation> {
+    fn walk(&self, value: &Value, ptr: &Ptr<'_>, depth: usize) -> Result<(), ContentViolation> {
         let children = match value {
-            Value::Object(map) if looks_like_block(map) => return self.check_block(value, ptr),
+            Value::Object(map) if looks_like_block(map) => return self.block(value, ptr),
             Value::Object(map) => map.len(),
             Value::Array(items) => items.len(),
             _ => return Ok(()),
@@ -99,19 +131,19 @@ impl ContentRules {
             return Err(too_big(ptr, "max_depth", MAX_REQUEST_DEPTH as u64, depth as u64 + 1));
         }
         match value {
-            Value::Object(map) => map.iter().try_for_each(|(k, v)| self.walk(v, &push_token(ptr, k), depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| self.walk(v, &Ptr::Key(ptr, k), depth + 1)),
             Value::Array(items) => {
-                items.iter().enumerate().try_for_each(|(i, v)| self.walk(v, &push_index(ptr, i), depth + 1))
+                items.iter().enumerate().try_for_each(|(i, v)| self.walk(v, &Ptr::Index(ptr, i), depth + 1))
             }
             _ => Ok(()),
         }
     }
 
-    fn check_block_array(&self, obj: &Map<String, Value>, key: &str, ptr: &str) -> Result<(), ContentViolation> {
-        let here = push_token(ptr, key);
+    fn check_block_array(&self, obj: &Map<String, Value>, key: &str, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {
+        let here = Ptr::Key(ptr, key);
         let Some(value) = obj.get(key) else { return Ok(()) };
         let blocks = value.as_array().ok_or_else(|| malformed(&here, "must be an array of content blocks"))?;
-        blocks.iter().enumerate().try_for_each(|(i, b)| self.check_block(b, &push_index(&here, i)))
+        blocks.iter().enumerate().try_for_each(|(i, b)| self.block(b, &Ptr::Index(&here, i)))
     }
 
     /// Checks one content block (`text`, `image`, `audio`, `resource`, `resource_link`).
@@ -119,38 +151,40 @@ impl ContentRules {
     /// # Errors
     /// The first [`ContentViolation`] found; `content_type` for any other block type.
     pub fn check_block(&self, block: &Value, ptr: &str) -> Result<(), ContentViolation> {
+        self.block(block, &Ptr::Text(ptr))
+    }
+
+    fn block(&self, block: &Value, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {
         let obj = block.as_object().ok_or_else(|| malformed(ptr, "a content block must be an object"))?;
         let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| malformed(ptr, "missing block type"))?;
         match kind {
-            "text" => self.check_text(obj.get("text"), &push_token(ptr, "text"), true),
+            "text" => self.check_text(obj.get("text"), &Ptr::Key(ptr, "text"), true),
             "image" | "audio" => {
-                self.check_mime(obj.get("mimeType"), &push_token(ptr, "mimeType"), true)?;
-                self.check_binary(obj.get("data"), &push_token(ptr, "data"))
+                self.check_mime(obj.get("mimeType"), &Ptr::Key(ptr, "mimeType"), true)?;
+                self.check_binary(obj.get("data"), &Ptr::Key(ptr, "data"))
             }
-            "resource" => {
-                self.check_resource(obj.get("resource").unwrap_or(&Value::Null), &push_token(ptr, "resource"))
-            }
-            "resource_link" => self.check_mime(obj.get("mimeType"), &push_token(ptr, "mimeType"), false),
+            "resource" => self.check_resource(obj.get("resource").unwrap_or(&Value::Null), &Ptr::Key(ptr, "resource")),
+            "resource_link" => self.check_mime(obj.get("mimeType"), &Ptr::Key(ptr, "mimeType"), false),
             other => Err(ContentViolation {
                 detail: Some(format!("unknown content block type {:?}", truncate(other, 40))),
-                ..violation(&push_token(ptr, "type"), "content_type")
+                ..violation(&Ptr::Key(ptr, "type"), "content_type")
             }),
         }
     }
 
     /// An embedded resource or a `resources/read` entry: `text` or `blob`, optional `mimeType`.
-    fn check_resource(&self, value: &Value, ptr: &str) -> Result<(), ContentViolation> {
+    fn check_resource(&self, value: &Value, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {
         let obj = value.as_object().ok_or_else(|| malformed(ptr, "a resource must be an object"))?;
-        self.check_mime(obj.get("mimeType"), &push_token(ptr, "mimeType"), false)?;
+        self.check_mime(obj.get("mimeType"), &Ptr::Key(ptr, "mimeType"), false)?;
         match (obj.get("text"), obj.get("blob")) {
             (Some(_), Some(_)) => Err(malformed(ptr, "a resource has either text or blob, not both")),
-            (text @ Some(_), None) => self.check_text(text, &push_token(ptr, "text"), true),
-            (None, blob @ Some(_)) => self.check_binary(blob, &push_token(ptr, "blob")),
+            (text @ Some(_), None) => self.check_text(text, &Ptr::Key(ptr, "text"), true),
+            (None, blob @ Some(_)) => self.check_binary(blob, &Ptr::Key(ptr, "blob")),
             (None, None) => Err(malformed(ptr, "a resource needs text or blob")),
         }
     }
 
-    fn check_text(&self, text: Option<&Value>, ptr: &str, required: bool) -> Result<(), ContentViolation> {
+    fn check_text(&self, text: Option<&Value>, ptr: &Ptr<'_>, required: bool) -> Result<(), ContentViolation> {
         match text {
             Some(Value::String(s)) if s.len() as u64 > self.max_text => {
                 Err(too_big(ptr, "max_text_length", self.max_text, s.len() as u64))
@@ -161,7 +195,7 @@ impl ContentRules {
         }
     }
 
-    fn check_binary(&self, data: Option<&Value>, ptr: &str) -> Result<(), ContentViolation> {
+    fn check_binary(&self, data: Option<&Value>, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {
         let Some(Value::String(s)) = data else { return Err(malformed(ptr, "must be a base64 string")) };
         // Size first: it needs only the length, so an oversized payload is refused in O(1).
         let size = base64::decoded_len_from_length(s);
@@ -174,7 +208,7 @@ impl ContentRules {
         }
     }
 
-    fn check_mime(&self, mime: Option<&Value>, ptr: &str, required: bool) -> Result<(), ContentViolation> {
+    fn check_mime(&self, mime: Option<&Value>, ptr: &Ptr<'_>, required: bool) -> Result<(), ContentViolation> {
         match mime {
             Some(Value::String(m)) if self.mimes.allows(m) => Ok(()),
             Some(Value::String(m)) => Err(ContentViolation {

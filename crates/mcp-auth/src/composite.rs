@@ -252,38 +252,34 @@ impl CompositeAuthenticator {
         crate::extract::credentials_from_request(headers, uri, self.api_key_header(), client_cert_der)
     }
 
-    fn present(&self, c: &Credentials) -> Vec<Kind> {
-        self.kinds
-            .iter()
-            .copied()
-            .filter(|k| match k {
-                Kind::Bearer => c.bearer.is_some(),
-                Kind::ApiKey => c.api_key.is_some(),
-                Kind::ClientCert => c.client_cert_der.is_some(),
-            })
-            .collect()
+    fn present<'c>(&'c self, c: &'c Credentials) -> impl Iterator<Item = Kind> + 'c {
+        self.kinds.iter().copied().filter(|k| match k {
+            Kind::Bearer => c.bearer.is_some(),
+            Kind::ApiKey => c.api_key.is_some(),
+            Kind::ClientCert => c.client_cert_der.is_some(),
+        })
     }
 
     /// Authenticate with the current secrets only.
-    pub(crate) async fn authenticate_current(&self, c: &Credentials) -> Result<Principal, AuthError> {
-        let present = self.present(c);
-        match present.as_slice() {
-            [] => {
+    pub(crate) async fn authenticate_current(&self, c: &Credentials) -> Result<Arc<Principal>, AuthError> {
+        let mut present = self.present(c);
+        match (present.next(), present.next()) {
+            (None, _) => {
                 let disabled = (c.bearer.is_some() && !self.kinds.contains(&Kind::Bearer))
                     || (c.api_key.is_some() && !self.kinds.contains(&Kind::ApiKey));
                 let reason = if disabled { FailureReason::MethodNotEnabled } else { FailureReason::MissingCredentials };
                 Err(AuthError::Missing { reason })
             }
-            [one] => self.one(*one, c).await,
-            [first, rest @ ..] => match self.multiple {
+            (Some(one), None) => self.one(one, c).await,
+            (Some(first), Some(second)) => match self.multiple {
                 MultipleCredentials::Reject => {
                     Err(AuthError::BadRequest { reason: FailureReason::MultipleCredentials })
                 }
-                MultipleCredentials::First => self.one(*first, c).await,
+                MultipleCredentials::First => self.one(first, c).await,
                 MultipleCredentials::All => {
-                    let principal = self.one(*first, c).await?;
-                    for k in rest {
-                        self.one(*k, c).await?;
+                    let principal = self.one(first, c).await?;
+                    for k in std::iter::once(second).chain(present) {
+                        self.one(k, c).await?;
                     }
                     Ok(principal)
                 }
@@ -291,7 +287,7 @@ impl CompositeAuthenticator {
         }
     }
 
-    async fn one(&self, kind: Kind, c: &Credentials) -> Result<Principal, AuthError> {
+    async fn one(&self, kind: Kind, c: &Credentials) -> Result<Arc<Principal>, AuthError> {
         let missing = || AuthError::Missing { reason: FailureReason::MissingCredentials };
         match kind {
             Kind::ApiKey => {
@@ -300,23 +296,24 @@ impl CompositeAuthenticator {
             }
             Kind::ClientCert => {
                 let der = c.client_cert_der.as_deref().ok_or_else(missing)?;
-                self.mtls.as_ref().ok_or_else(missing)?.verify(der)
+                self.mtls.as_ref().ok_or_else(missing)?.verify(der).map(Arc::new)
             }
             Kind::Bearer => {
                 let token = c.bearer.as_ref().ok_or_else(missing)?.expose_secret();
-                match (&self.jwt, &self.oauth) {
+                let principal = match (&self.jwt, &self.oauth) {
                     (Some(j), None) => j.verify(token),
                     (None, Some(o)) => o.verify(token).await,
                     (Some(j), Some(o)) => {
                         if token.len() > self.bearer_peek_limit {
-                            return j.verify(token); // refused as too long before any parsing
+                            return j.verify(token).map(Arc::new); // refused as too long before any parsing
                         }
                         let to_oauth = !jose::looks_like_jws(token)
                             || peek_issuer(token, self.bearer_peek_limit).as_deref() == Some(o.issuer());
                         if to_oauth { o.verify(token).await } else { j.verify(token) }
                     }
                     (None, None) => Err(missing()),
-                }
+                };
+                principal.map(Arc::new)
             }
         }
     }
@@ -328,8 +325,11 @@ impl Authenticator for CompositeAuthenticator {
         credentials: &'a Credentials,
         context: &'a AuthnContext,
     ) -> BoxFuture<'a, Result<Principal, BackendError>> {
-        Box::pin(
-            async move { self.authenticate_detailed(credentials, context).await.map_err(|e| e.to_backend_error()) },
-        )
+        Box::pin(async move {
+            self.authenticate_detailed(credentials, context)
+                .await
+                .map(Arc::unwrap_or_clone)
+                .map_err(|e| e.to_backend_error())
+        })
     }
 }

@@ -94,7 +94,11 @@ impl CompositeAuthenticator {
     /// Authenticate with the full error (precise reason, RFC 6750 code, scopes required).
     /// Within a rotation's grace period, credentials made with the previous secrets are accepted
     /// too (see [`Self::authenticate_with_generation`]).
-    pub async fn authenticate_detailed(&self, c: &Credentials, context: &AuthnContext) -> Result<Principal, AuthError> {
+    pub async fn authenticate_detailed(
+        &self,
+        c: &Credentials,
+        context: &AuthnContext,
+    ) -> Result<Arc<Principal>, AuthError> {
         self.authenticate_with_generation(c, context).await.map(|(p, _)| p)
     }
 
@@ -106,7 +110,7 @@ impl CompositeAuthenticator {
         &self,
         c: &Credentials,
         _context: &AuthnContext,
-    ) -> Result<(Principal, SecretGeneration), AuthError> {
+    ) -> Result<(Arc<Principal>, SecretGeneration), AuthError> {
         let mut result = self.authenticate_current(c).await.map(|p| (p, SecretGeneration::Current));
         if let Err(e) = &result
             && worth_retrying(e)

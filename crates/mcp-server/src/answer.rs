@@ -3,8 +3,10 @@
 //! serialized, not inserted into the value first (that cost a dozen small allocations and map
 //! inserts per request).
 
+use mcp_protocol::types::Implementation;
 use mcp_protocol::{Era, ErrorObject, RequestId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::McpServer;
@@ -17,6 +19,15 @@ pub(crate) struct Additions<'a> {
     pub(crate) ttl_ms: Option<u64>,
     pub(crate) name: &'a str,
     pub(crate) version: &'a str,
+    /// The whole `_meta` of a result without one (see [`result_meta`]).
+    pub(crate) meta: Option<&'a RawValue>,
+}
+
+/// The `_meta` object of a result that has none (the server's identity), serialized once.
+/// `None` cannot happen (string keys only); the encoder then builds it per result.
+pub(crate) fn result_meta(info: &Implementation) -> Option<Box<RawValue>> {
+    let add = Additions { ttl_ms: None, name: &info.name, version: &info.version, meta: None };
+    serde_json::value::to_raw_value(&Meta { meta: &Map::new(), add }).ok()
 }
 
 impl McpServer {
@@ -29,6 +40,7 @@ impl McpServer {
                     ttl_ms: cacheable.then_some(self.0.settings.cache_ttl_ms),
                     name: &self.0.info.name,
                     version: &self.0.info.version,
+                    meta: self.0.result_meta.as_deref(),
                 };
                 mcp_protocol::encode_result(id, &Stateless { map, add })
             }
@@ -76,8 +88,10 @@ impl Serialize for Stateless<'_> {
             out.serialize_entry("ttlMs", &ttl)?;
             out.serialize_entry("cacheScope", "private")?;
         }
-        if !has_meta {
-            out.serialize_entry("_meta", &Meta { meta: &Map::new(), add: self.add })?;
+        match (has_meta, self.add.meta) {
+            (true, _) => {}
+            (false, Some(raw)) => out.serialize_entry("_meta", raw)?,
+            (false, None) => out.serialize_entry("_meta", &Meta { meta: &Map::new(), add: self.add })?,
         }
         out.end()
     }
@@ -113,7 +127,9 @@ mod tests {
 
     fn encode(result: Value, ttl_ms: Option<u64>) -> Value {
         let Value::Object(map) = result else { panic!("not an object") };
-        let add = Additions { ttl_ms, name: "srv", version: "1.2" };
+        let info = Implementation { name: "srv".into(), version: "1.2".into(), title: None };
+        let meta = result_meta(&info);
+        let add = Additions { ttl_ms, name: "srv", version: "1.2", meta: meta.as_deref() };
         let bytes = mcp_protocol::encode_result(&RequestId::Number(1), &Stateless { map: &map, add });
         serde_json::from_slice::<Value>(&bytes).unwrap()["result"].clone()
     }
@@ -149,7 +165,7 @@ mod tests {
         assert_eq!(r["ttlMs"], json!(1));
         // Every key appears once in the bytes (a parsed map would hide a duplicate).
         let Value::Object(map) = json!({"_meta": {}, "resultType": "complete", "ttlMs": 2}) else { panic!() };
-        let add = Additions { ttl_ms: Some(1), name: "srv", version: "1.2" };
+        let add = Additions { ttl_ms: Some(1), name: "srv", version: "1.2", meta: None };
         let text = String::from_utf8(mcp_protocol::encode_result(&RequestId::Number(1), &Stateless { map: &map, add }))
             .unwrap();
         for key in

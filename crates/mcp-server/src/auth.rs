@@ -75,7 +75,8 @@ impl McpServer {
         match auth.authenticate_with_generation(&creds, &AuthnContext::new(Some(req.peer))).await {
             Ok((mut p, generation)) => {
                 if p.rate_class.is_none() {
-                    p.rate_class = auth.rate_limit_class(&p).map(std::sync::Arc::from);
+                    let class = auth.rate_limit_class(&p).map(std::sync::Arc::from);
+                    Arc::make_mut(&mut p).rate_class = class;
                 }
                 let mut e =
                     SecurityEvent::new(SecurityEventKind::Authenticated, "authenticated", std::time::SystemTime::now());
@@ -97,7 +98,7 @@ impl McpServer {
                     .with_rule(PREVIOUS_SECRET_RULE);
                     let _ = self.0.events.record(e);
                 }
-                Ok(Arc::new(p))
+                Ok(p)
             }
             Err(e) => Err(self.refuse(&auth, req, &e, presented)),
         }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use mcp_core::Principal;
 use mcp_protocol::ProtocolVersion;
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::handler::HandlerError;
 
@@ -76,30 +76,42 @@ impl LogLevel {
 }
 
 /// A cancellation signal shared by a request and whoever may cancel it.
-#[derive(Clone, Debug)]
-pub struct Cancel(Arc<watch::Sender<bool>>);
+///
+/// A flag and a `Notify`: one small allocation per request. (A `watch` channel, used before,
+/// allocated eight notifiers and locked each of them when dropped, on every request.)
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<CancelState>);
 
-impl Default for Cancel {
-    fn default() -> Self {
-        Self(Arc::new(watch::Sender::new(false)))
-    }
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
 }
 
 impl Cancel {
     /// Signal cancellation.
     pub fn cancel(&self) {
-        self.0.send_replace(true);
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
     }
 
     /// True once cancelled.
     pub fn is_cancelled(&self) -> bool {
-        *self.0.borrow()
+        self.0.cancelled.load(Ordering::SeqCst)
     }
 
     /// Resolves when cancelled.
     pub async fn cancelled(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|c| *c).await;
+        loop {
+            let notified = self.0.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read, so a `cancel` between the two still wakes us.
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -379,6 +391,26 @@ fn valid_answer(method: &str, v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn cancel_wakes_every_waiter_and_stays_set() {
+        let c = Cancel::default();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move { c.cancelled().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert!(!c.is_cancelled());
+        c.cancel();
+        for w in waiters {
+            tokio::time::timeout(Duration::from_secs(10), w).await.expect("waiter woken").expect("no panic");
+        }
+        assert!(c.is_cancelled());
+        // Cancelled before anyone waits: resolves at once.
+        tokio::time::timeout(Duration::from_secs(10), c.cancelled()).await.expect("already cancelled");
+    }
 
     fn ctx(input: InputMode, caps: Value) -> RequestContext {
         RequestContext(Arc::new(Inner {

@@ -207,7 +207,6 @@ impl McpServer {
         if self.0.audit.as_ref().is_some_and(|a| a.is_failing_closed()) {
             return Err(audit_unavailable());
         }
-        let at = std::time::SystemTime::now();
         let started = std::time::Instant::now();
         let (outcome, events) = self.0.telemetry.collect(self.authorize_and_route(&call)).await;
         let latency = started.elapsed();
@@ -217,6 +216,8 @@ impl McpServer {
         if self.0.audit.is_none() && !self.0.telemetry.is_on() {
             return outcome;
         }
+        // The wall-clock start, read only here: it goes into audit records and spans alone.
+        let at = std::time::SystemTime::now().checked_sub(latency).unwrap_or(std::time::UNIX_EPOCH);
         // The events fan-out digests parameters with the audit log's key, when there is one.
         let record = crate::audit::record(self.0.events.as_ref(), &call, at, latency, &outcome);
         self.0.telemetry.request(self, &record, &events);
@@ -443,7 +444,10 @@ impl McpServer {
         call: &Call,
         fut: mcp_core::BoxFuture<'static, Result<T, HandlerError>>,
     ) -> Result<Result<T, HandlerError>, ErrorObject> {
+        // The handler first: one that finishes in its first poll never registers a waiter on
+        // the cancellation signal.
         tokio::select! {
+            biased;
             r = tokio::time::timeout(self.0.settings.handler_timeout, fut) => {
                 r.map_err(|_| err(codes::REQUEST_TIMEOUT, "Request timed out"))
             }
@@ -453,9 +457,10 @@ impl McpServer {
 
     async fn call_tool(&self, call: &Call) -> Outcome {
         let name = str_param(&call.params, "name")?;
+        let no_args = Value::Object(Map::new());
         let args = match call.params.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(v @ Value::Object(_)) => v.clone(),
+            None | Some(Value::Null) => &no_args,
+            Some(v @ Value::Object(_)) => v,
             Some(_) => return Err(err(codes::INVALID_PARAMS, "Invalid params: arguments must be an object")),
         };
         // One registry for the whole call, even if the tool is replaced meanwhile.
@@ -489,7 +494,7 @@ impl McpServer {
             call.verdict.set(mcp_core::AuditOutcome::RateLimited);
             return Err(e);
         }
-        match self.check_tool_input(call, &tools.checks[idx], name, &args) {
+        match self.check_tool_input(call, &tools.checks[idx], name, args) {
             Ok(()) => {}
             Err(crate::validation::Refusal::Arguments(text)) => return Ok(self.tool_error(text)),
             Err(crate::validation::Refusal::Error(e)) => return Err(e),

@@ -65,8 +65,10 @@ impl std::fmt::Display for HandlerError {
 
 impl std::error::Error for HandlerError {}
 
+/// A tool handler. It borrows the arguments: a typed handler deserializes its own type from
+/// them without a copy of the JSON, a raw one clones them.
 pub(crate) type ToolFn =
-    dyn Fn(Value, RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> + Send + Sync;
+    dyn Fn(&Value, RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> + Send + Sync;
 pub(crate) type ResourceFn = dyn Fn(
         String,
         BTreeMap<String, String>,
@@ -231,14 +233,14 @@ impl ToolSpec {
         F: Fn(A, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<CallToolResult, HandlerError>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.handler = Some(Arc::new(move |args: Value, ctx: RequestContext| {
-            let f = f.clone();
-            Box::pin(async move {
-                let args: A = serde_json::from_value(args)
-                    .map_err(|e| HandlerError::invalid_params(format!("invalid arguments: {e}")))?;
-                f(args, ctx).await
-            })
+        self.handler = Some(Arc::new(move |args: &Value, ctx: RequestContext| -> BoxFuture<'static, _> {
+            match A::deserialize(args) {
+                Ok(args) => Box::pin(f(args, ctx)),
+                Err(e) => {
+                    let e = HandlerError::invalid_params(format!("invalid arguments: {e}"));
+                    Box::pin(async move { Err(e) })
+                }
+            }
         }));
         self
     }
@@ -250,7 +252,7 @@ impl ToolSpec {
         F: Fn(Value, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<CallToolResult, HandlerError>> + Send + 'static,
     {
-        self.handler = Some(Arc::new(move |args, ctx| Box::pin(f(args, ctx))));
+        self.handler = Some(Arc::new(move |args: &Value, ctx| Box::pin(f(args.clone(), ctx))));
         self
     }
 }

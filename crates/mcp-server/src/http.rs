@@ -737,9 +737,10 @@ impl HttpFront {
             let server = self.server.clone();
             move |id: &RequestId, outcome: &Outcome| server.encode_answer(id, era, cacheable, outcome)
         };
+        // The call first: most finish in their first poll without sending anything, and then
+        // the channel is never waited on.
         let first = tokio::select! {
             biased;
-            m = rx.recv() => m,
             outcome = &mut fut => {
                 match rx.try_recv() {
                     Ok(m) => {
@@ -769,6 +770,7 @@ impl HttpFront {
                     }
                 }
             }
+            m = rx.recv() => m,
         };
         let (tx, body) = Body::channel(STREAM_QUEUE);
         tokio::spawn(async move {

@@ -89,6 +89,9 @@ impl AuditSink for TracingSink {
 
 pub(crate) struct Inner {
     pub(crate) info: Implementation,
+    /// `{"io.modelcontextprotocol/serverInfo": {...}}`, serialized once: the `_meta` of a
+    /// stateless-era result that has none of its own.
+    pub(crate) result_meta: Option<Box<serde_json::value::RawValue>>,
     pub(crate) instructions: Option<String>,
     /// The tool registry, swapped whole when a tool is replaced.
     pub(crate) tools: arc_swap::ArcSwap<crate::tools::ToolTable>,
@@ -523,7 +526,9 @@ impl ServerBuilder {
                 let _ = sink.record(e);
             }));
         }
+        let result_meta = crate::answer::result_meta(&self.info);
         Ok(McpServer(Arc::new(Inner {
+            result_meta,
             info: self.info,
             instructions: self.instructions,
             tools: arc_swap::ArcSwap::from_pointee(tools),

@@ -115,6 +115,63 @@ impl Cancel {
     }
 }
 
+/// Queued outbound frames per request stream.
+pub(crate) const STREAM_QUEUE: usize = 64;
+
+/// Where a handler's notifications and requests to the client go.
+#[derive(Clone, Debug)]
+pub(crate) enum Out {
+    /// A connection-wide channel (stdio).
+    Channel(mpsc::Sender<Bytes>),
+    /// A channel of this request alone, opened by its first message (HTTP).
+    Lazy(Arc<Outbox>),
+}
+
+impl Out {
+    /// Queue one frame; `Err` once the receiving side is gone.
+    pub(crate) async fn send(&self, frame: Bytes) -> Result<(), ()> {
+        let tx = match self {
+            Self::Channel(tx) => tx,
+            Self::Lazy(outbox) => outbox.sender(),
+        };
+        tx.send(frame).await.map_err(|_| ())
+    }
+}
+
+/// The channel of one HTTP request's notifications and client requests, created by the first
+/// message. Most calls send none, and they then cost no channel (its allocation, and the
+/// locks of closing it).
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    tx: std::sync::OnceLock<mpsc::Sender<Bytes>>,
+    rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
+    opened: tokio::sync::Notify,
+}
+
+impl Outbox {
+    fn sender(&self) -> &mpsc::Sender<Bytes> {
+        self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+            if let Ok(mut slot) = self.rx.lock() {
+                *slot = Some(rx);
+            }
+            // Stores a permit when nobody waits yet: `opened` cannot miss it.
+            self.opened.notify_one();
+            tx
+        })
+    }
+
+    /// Resolves once the first message has been queued.
+    pub(crate) async fn opened(&self) {
+        self.opened.notified().await;
+    }
+
+    /// The receiving end, once the channel exists (given out once).
+    pub(crate) fn take(&self) -> Option<mpsc::Receiver<Bytes>> {
+        self.rx.lock().ok()?.take()
+    }
+}
+
 /// Server-to-client requests waiting for the client's answer (legacy sessions and stdio).
 #[derive(Debug, Default)]
 pub struct PendingRequests {
@@ -185,7 +242,7 @@ pub(crate) struct Inner {
     pub(crate) protocol: ProtocolVersion,
     pub(crate) progress_token: Option<Value>,
     pub(crate) log_level: Option<LogLevel>,
-    pub(crate) out: Option<mpsc::Sender<Bytes>>,
+    pub(crate) out: Option<Out>,
     pub(crate) client_capabilities: Value,
     pub(crate) input: InputMode,
     pub(crate) cancel: Cancel,

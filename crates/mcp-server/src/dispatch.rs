@@ -6,11 +6,9 @@ use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use bytes::Bytes;
 use mcp_core::{Action, Principal, SecurityEventKind};
 use mcp_protocol::{Era, ErrorObject, ProtocolVersion, codes};
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use crate::McpServer;
 use crate::context::{Cancel, Inner as CtxInner, InputMode, LogLevel, PendingRequests, RequestContext};
@@ -38,7 +36,7 @@ pub(crate) struct Call {
     pub(crate) principal: Arc<Principal>,
     pub(crate) client_capabilities: Value,
     pub(crate) log_level: Option<LogLevel>,
-    pub(crate) out: Option<mpsc::Sender<Bytes>>,
+    pub(crate) out: Option<crate::context::Out>,
     pub(crate) live: Option<Arc<PendingRequests>>,
     pub(crate) cancel: Cancel,
     pub(crate) session: Option<Arc<Session>>,

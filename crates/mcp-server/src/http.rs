@@ -17,10 +17,9 @@ use mcp_core::{Principal, SecurityEventKind};
 use mcp_protocol::{DecodeError, Era, ErrorObject, Message, ProtocolVersion, RequestId, codes, decode};
 use mcp_transport::{Body, HttpHandler, IncomingRequest, Rejection};
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use crate::McpServer;
-use crate::context::{Cancel, LogLevel};
+use crate::context::{Cancel, LogLevel, Out, Outbox, STREAM_QUEUE};
 use crate::dispatch::{
     Call, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, Outcome, err, is_legacy_method,
     is_modern_method,
@@ -36,8 +35,6 @@ const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 /// Legacy revisions a client may name (2024-11-05 is recognised so it routes to `initialize`,
 /// which then offers our newest legacy revision).
 const LEGACY_VERSION_STRINGS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
-/// Queued outbound frames per streamed response.
-const STREAM_QUEUE: usize = 64;
 /// Keep-alive comment interval on long-lived streams.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -369,7 +366,7 @@ impl HttpFront {
                 ),
             };
         }
-        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+        let outbox = Arc::new(Outbox::default());
         let call = Call {
             id: Some(r.id.clone()),
             method: r.method.into_owned(),
@@ -378,14 +375,14 @@ impl HttpFront {
             principal: principal.clone(),
             client_capabilities: caps,
             log_level,
-            out: Some(tx),
+            out: Some(Out::Lazy(outbox.clone())),
             live: None,
             cancel: Cancel::default(),
             session: None,
             peer: Some(req.peer),
             verdict: Default::default(),
         };
-        self.respond(r.id, Era::Modern, call, rx, None).await
+        self.respond(r.id, Era::Modern, call, outbox, None).await
     }
 
     /// `Mcp-Param-*` headers mirror arguments whose schema property carries `x-mcp-header`.
@@ -571,7 +568,7 @@ impl HttpFront {
                 if params.is_null() {
                     return error_response(StatusCode::OK, Some(&r.id), &err(codes::INVALID_PARAMS, "Invalid params"));
                 }
-                let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+                let outbox = Arc::new(Outbox::default());
                 let cancel = Cancel::default();
                 let key = serde_json::to_string(&r.id).unwrap_or_default();
                 if let Ok(mut m) = session.inflight.lock() {
@@ -585,14 +582,14 @@ impl HttpFront {
                     principal: principal.clone(),
                     client_capabilities: session.client_capabilities.clone(),
                     log_level: session.log_level(),
-                    out: Some(tx),
+                    out: Some(Out::Lazy(outbox.clone())),
                     live: Some(session.pending.clone()),
                     cancel,
                     session: Some(session.clone()),
                     peer: Some(req.peer),
                     verdict: Default::default(),
                 };
-                self.respond(r.id, Era::Legacy, call, rx, Some((session, key))).await
+                self.respond(r.id, Era::Legacy, call, outbox, Some((session, key))).await
             }
         }
     }
@@ -727,7 +724,7 @@ impl HttpFront {
         id: RequestId,
         era: Era,
         call: Call,
-        mut rx: mpsc::Receiver<Bytes>,
+        outbox: Arc<Outbox>,
         inflight: Option<(Arc<Session>, String)>,
     ) -> Response<Body> {
         let cacheable = crate::dispatch::is_cacheable(&call.method);
@@ -738,43 +735,38 @@ impl HttpFront {
             move |id: &RequestId, outcome: &Outcome| server.encode_answer(id, era, cacheable, outcome)
         };
         // The call first: most finish in their first poll without sending anything, and then
-        // the channel is never waited on.
-        let first = tokio::select! {
+        // no channel was ever made.
+        let rx = tokio::select! {
             biased;
             outcome = &mut fut => {
-                match rx.try_recv() {
-                    Ok(m) => {
-                        // Notifications were sent before the result: stream them, then the result.
-                        let (tx, body) = Body::channel(STREAM_QUEUE);
-                        tokio::spawn(async move {
-                            let _ = tx.send_event(None, &m).await;
-                            while let Ok(m) = rx.try_recv() {
-                                let _ = tx.send_event(None, &m).await;
-                            }
-                            let _ = tx.send_event(None, &answer(&id, &outcome)).await;
-                            forget(inflight);
-                        });
-                        return sse_response(body);
+                let sent = outbox.take().and_then(|mut rx| rx.try_recv().ok().map(|m| (m, rx)));
+                let Some((m, mut rx)) = sent else {
+                    forget(inflight);
+                    return self.json_answer(era, answer(&id, &outcome), &outcome);
+                };
+                // Notifications were sent before the result: stream them, then the result.
+                let (tx, body) = Body::channel(STREAM_QUEUE);
+                tokio::spawn(async move {
+                    let _ = tx.send_event(None, &m).await;
+                    while let Ok(m) = rx.try_recv() {
+                        let _ = tx.send_event(None, &m).await;
                     }
-                    Err(_) => {
-                        forget(inflight);
-                        let status = match &outcome { Ok(_) => StatusCode::OK, Err(e) => crate::http_status_for(e.code, era) };
-                        let mut r = json_response(status, answer(&id, &outcome));
-                        if let Err(e) = &outcome
-                            && e.code == codes::INSUFFICIENT_SCOPE
-                            && let Some(v) = self.server.scope_challenge(e)
-                        {
-                            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                        }
-                        return r;
-                    }
-                }
+                    let _ = tx.send_event(None, &answer(&id, &outcome)).await;
+                    forget(inflight);
+                });
+                return sse_response(body);
             }
-            m = rx.recv() => m,
+            () = outbox.opened() => outbox.take(),
+        };
+        let Some(mut rx) = rx else {
+            // Not expected (the channel exists before `opened` fires): answer when done.
+            let outcome = fut.await;
+            forget(inflight);
+            return self.json_answer(era, answer(&id, &outcome), &outcome);
         };
         let (tx, body) = Body::channel(STREAM_QUEUE);
         tokio::spawn(async move {
-            let mut gone = first.is_some() && !tx.send_event(None, first.as_deref().unwrap_or_default()).await;
+            let mut gone = false;
             let mut outcome = None;
             while !gone && outcome.is_none() {
                 tokio::select! {
@@ -794,6 +786,22 @@ impl HttpFront {
             forget(inflight);
         });
         sse_response(body)
+    }
+
+    /// The JSON answer of a call that sent nothing before its result.
+    fn json_answer(&self, era: Era, body: Vec<u8>, outcome: &Outcome) -> Response<Body> {
+        let status = match outcome {
+            Ok(_) => StatusCode::OK,
+            Err(e) => crate::http_status_for(e.code, era),
+        };
+        let mut r = json_response(status, body);
+        if let Err(e) = outcome
+            && e.code == codes::INSUFFICIENT_SCOPE
+            && let Some(v) = self.server.scope_challenge(e)
+        {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r
     }
 }
 

@@ -185,7 +185,7 @@ fn handle_line(
         principal: principal.clone(),
         client_capabilities: caps,
         log_level,
-        out: Some(out.clone()),
+        out: Some(crate::context::Out::Channel(out.clone())),
         live,
         cancel,
         session: None,

@@ -68,10 +68,22 @@ impl HttpHandler for HttpFront {
     }
 }
 
+/// The mirrored headers of a POST, read once by the router.
+#[derive(Clone, Copy)]
+struct Mirrored<'h> {
+    /// `Mcp-Method`, surrounding blanks removed.
+    method: Option<&'h str>,
+    /// `MCP-Protocol-Version`.
+    version: Option<&'h str>,
+}
+
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Room for the transport's security headers too: no regrowth while it adds them.
+    let mut headers = HeaderMap::with_capacity(16);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *r.headers_mut() = headers;
     r
 }
 
@@ -144,11 +156,10 @@ impl HttpFront {
         {
             return refusal;
         }
-        let limited = mirrored.is_some();
         let version_hdr = header_str(&req.parts.headers, &VERSION_HEADER);
         let modern_hdr = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v));
         match req.parts.method {
-            Method::POST => self.post(req, principal, limited).await,
+            Method::POST => self.post(&req, principal, Mirrored { method: mirrored, version: version_hdr }).await,
             Method::GET if !modern_hdr => self.get_stream(&req, &principal),
             Method::DELETE if !modern_hdr => self.delete(&req, &principal),
             _ => {
@@ -175,14 +186,14 @@ impl HttpFront {
         resp
     }
 
-    async fn post(&self, req: IncomingRequest, principal: Arc<Principal>, limited: bool) -> Response<Body> {
+    async fn post(&self, req: &IncomingRequest, principal: Arc<Principal>, hdr: Mirrored<'_>) -> Response<Body> {
         let h = &req.parts.headers;
         let ct_ok = header_str(h, &header::CONTENT_TYPE)
             .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
         if !ct_ok {
             let e = err(codes::INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json");
             return self.reject(
-                &req,
+                req,
                 SecurityEventKind::TransportRejected,
                 "wrong content type",
                 error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e),
@@ -192,7 +203,7 @@ impl HttpFront {
             let e =
                 err(codes::INVALID_REQUEST, "Not Acceptable: Accept must list application/json and text/event-stream");
             return self.reject(
-                &req,
+                req,
                 SecurityEventKind::TransportRejected,
                 "wrong accept",
                 error_response(StatusCode::NOT_ACCEPTABLE, None, &e),
@@ -214,14 +225,15 @@ impl HttpFront {
                 };
                 let obj = ErrorObject::new(e.code(), e.message());
                 return self.reject(
-                    &req,
+                    req,
                     SecurityEventKind::MalformedMessage,
                     "undecodable message",
                     error_response(status, e.request_id(), &obj),
                 );
             }
         };
-        if !limited {
+        // With a mirrored method header the client limits already ran, in `route`.
+        if hdr.method.is_none() {
             let method = match &msg {
                 Message::Request(r) => Some(&*r.method),
                 Message::Notification(n) => Some(&*n.method),
@@ -233,7 +245,7 @@ impl HttpFront {
                 return refusal;
             }
         }
-        let version_hdr = header_str(h, &VERSION_HEADER);
+        let version_hdr = hdr.version;
         let params: Value = match &mut msg {
             Message::Request(r) => r.params.take().unwrap_or_else(|| Value::Object(Map::new())),
             _ => Value::Null,
@@ -241,9 +253,9 @@ impl HttpFront {
         let meta_version = params.get("_meta").and_then(|m| m.get(META_PROTOCOL_VERSION));
         let modern = version_hdr.is_some_and(|v| !LEGACY_VERSION_STRINGS.contains(&v)) || meta_version.is_some();
         if modern {
-            self.modern_post(&req, msg, params, principal).await
+            self.modern_post(req, msg, params, principal, hdr).await
         } else {
-            self.legacy_post(&req, msg, params, principal).await
+            self.legacy_post(req, msg, params, principal).await
         }
     }
 
@@ -255,6 +267,7 @@ impl HttpFront {
         msg: Message<'_>,
         params: Value,
         principal: Arc<Principal>,
+        hdr: Mirrored<'_>,
     ) -> Response<Body> {
         let h = &req.parts.headers;
         let r = match msg {
@@ -273,7 +286,7 @@ impl HttpFront {
             self.server.event(kind, reason, Some(req.peer), Some(&r.method));
             error_response(status, Some(id), &e)
         };
-        let Some(version_hdr) = header_str(h, &VERSION_HEADER) else {
+        let Some(version_hdr) = hdr.version else {
             return fail(
                 StatusCode::BAD_REQUEST,
                 SecurityEventKind::HeaderMismatch,
@@ -315,7 +328,7 @@ impl HttpFront {
                 );
             }
         };
-        if header_str(h, &METHOD_HEADER).map(|m| m.trim_matches([' ', '\t'])) != Some(&*r.method) {
+        if hdr.method != Some(&*r.method) {
             return fail(
                 StatusCode::BAD_REQUEST,
                 SecurityEventKind::HeaderMismatch,

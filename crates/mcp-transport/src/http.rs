@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -133,18 +133,12 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// Activity of one connection, for the idle timeout.
-#[derive(Debug)]
+/// Activity of one connection, for the idle timeout: counters only, so that a request costs no
+/// clock read here (the idle check compares them between its ticks).
+#[derive(Debug, Default)]
 struct ConnActivity {
-    start: Instant,
     inflight: AtomicUsize,
-    last_ms: AtomicU64,
-}
-
-impl ConnActivity {
-    fn touch(&self) {
-        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
+    finished: AtomicU64,
 }
 
 /// Held while a request (or its streaming body) is open.
@@ -159,7 +153,7 @@ impl Inflight {
 
 impl Drop for Inflight {
     fn drop(&mut self) {
-        self.0.touch();
+        self.0.finished.fetch_add(1, Ordering::Relaxed);
         self.0.inflight.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -377,8 +371,7 @@ impl<H: HttpHandler> Conn<H> {
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let activity =
-            Arc::new(ConnActivity { start: Instant::now(), inflight: AtomicUsize::new(0), last_ms: AtomicU64::new(0) });
+        let activity = Arc::new(ConnActivity::default());
         let act = activity.clone();
         let shared = self.shared.clone();
         let peer = self.peer;
@@ -390,8 +383,11 @@ impl<H: HttpHandler> Conn<H> {
         });
         let conn = self.builder.serve_connection(TokioIo::new(io), svc);
         let mut conn = std::pin::pin!(conn);
+        // Idle: nothing open and nothing finished for two ticks in a row, i.e. between `idle`
+        // and 1.5 `idle` after the last activity.
         let mut tick = tokio::time::interval(self.idle / 2);
         tick.tick().await;
+        let (mut seen, mut quiet_ticks) = (0u64, 0u32);
         let mut draining = false;
         loop {
             tokio::select! {
@@ -402,8 +398,13 @@ impl<H: HttpHandler> Conn<H> {
                     conn.as_mut().graceful_shutdown();
                 }
                 _ = tick.tick(), if !draining => {
-                    let quiet = activity.start.elapsed().as_millis() as u64 - activity.last_ms.load(Ordering::Relaxed);
-                    if activity.inflight.load(Ordering::Relaxed) == 0 && quiet >= self.idle.as_millis() as u64 {
+                    let finished = activity.finished.load(Ordering::Relaxed);
+                    if activity.inflight.load(Ordering::Relaxed) == 0 && finished == seen {
+                        quiet_ticks += 1;
+                    } else {
+                        (seen, quiet_ticks) = (finished, 0);
+                    }
+                    if quiet_ticks >= 2 {
                         draining = true;
                         conn.as_mut().graceful_shutdown();
                     }

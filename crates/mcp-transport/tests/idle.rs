@@ -1,0 +1,71 @@
+//! The idle timeout of keep-alive connections: a quiet connection is closed, a busy one is not.
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::Response;
+use mcp_transport::http::HttpServer;
+use mcp_transport::{Body, HttpConfig, HttpHandler, IncomingRequest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Ok200;
+
+impl HttpHandler for Ok200 {
+    fn handle(&self, _req: IncomingRequest) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>> {
+        Box::pin(async { Response::new(Body::full("ok")) })
+    }
+}
+
+async fn serve(idle_secs: u64) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let cfg = HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), idle_timeout_secs: idle_secs, ..Default::default() };
+    let server = HttpServer::bind(cfg).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(Arc::new(Ok200), async move {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+/// One keep-alive request on `s`; the whole response is read (it is small: one read suffices
+/// once its end is seen).
+async fn request(s: &mut TcpStream) {
+    s.write_all(b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"ok") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed during a request");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
+}
+
+#[tokio::test]
+async fn a_quiet_connection_is_closed_and_a_busy_one_is_kept() {
+    let (addr, _stop) = serve(1).await;
+
+    // Busy: a request every 300 ms for 3 s (three idle periods) keeps the connection open.
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        request(&mut busy).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    request(&mut busy).await;
+
+    // Quiet after one request: the server closes it (idle is 1 s; the check runs every 0.5 s).
+    let mut quiet = TcpStream::connect(addr).await.unwrap();
+    request(&mut quiet).await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), quiet.read(&mut buf))
+        .await
+        .expect("the idle connection was not closed within 10 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the server closed the idle connection without sending anything");
+}

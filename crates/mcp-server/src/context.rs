@@ -144,21 +144,41 @@ impl Out {
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     tx: std::sync::OnceLock<mpsc::Sender<Bytes>>,
-    rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
+    /// The receiving end until the response takes it; `closed` once the response is done.
+    rx: Mutex<RxSlot>,
     opened: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct RxSlot {
+    rx: Option<mpsc::Receiver<Bytes>>,
+    closed: bool,
 }
 
 impl Outbox {
     fn sender(&self) -> &mpsc::Sender<Bytes> {
         self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-            if let Ok(mut slot) = self.rx.lock() {
-                *slot = Some(rx);
+            if let Ok(mut slot) = self.rx.lock()
+                && !slot.closed
+            {
+                slot.rx = Some(rx);
             }
-            // Stores a permit when nobody waits yet: `opened` cannot miss it.
+            // (When the response is already done, `rx` is dropped here and every send fails, as
+            // for a client that went away.) Stores a permit when nobody waits yet: `opened`
+            // cannot miss it.
             self.opened.notify_one();
             tx
         })
+    }
+
+    /// The response is done without a stream: later messages (from a task the handler left
+    /// behind) fail instead of filling a channel nobody reads.
+    pub(crate) fn close(&self) {
+        if let Ok(mut slot) = self.rx.lock() {
+            slot.closed = true;
+            slot.rx = None;
+        }
     }
 
     /// Resolves once the first message has been queued.
@@ -168,7 +188,7 @@ impl Outbox {
 
     /// The receiving end, once the channel exists (given out once).
     pub(crate) fn take(&self) -> Option<mpsc::Receiver<Bytes>> {
-        self.rx.lock().ok()?.take()
+        self.rx.lock().ok()?.rx.take()
     }
 }
 
@@ -448,6 +468,26 @@ fn valid_answer(method: &str, v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn outbox_is_made_by_the_first_message_and_refuses_after_close() {
+        let outbox = Arc::new(Outbox::default());
+        assert!(outbox.take().is_none(), "no channel before a message");
+        let out = Out::Lazy(outbox.clone());
+        out.send(Bytes::from_static(b"one")).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), outbox.opened()).await.expect("opened fired");
+        let mut rx = outbox.take().expect("the receiving end");
+        assert_eq!(rx.try_recv().unwrap(), Bytes::from_static(b"one"));
+        assert!(outbox.take().is_none(), "given out once");
+
+        // Closed before any message: the channel made later is never read, so sends fail.
+        let outbox = Arc::new(Outbox::default());
+        outbox.close();
+        let out = Out::Lazy(outbox.clone());
+        assert!(out.send(Bytes::from_static(b"late")).await.is_err());
+        assert!(out.send(Bytes::from_static(b"later")).await.is_err());
+        assert!(outbox.take().is_none());
+    }
 
     #[tokio::test]
     async fn cancel_wakes_every_waiter_and_stays_set() {

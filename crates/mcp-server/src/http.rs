@@ -95,9 +95,10 @@ fn header_str<'h>(h: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `needle` (lower case) occurs in `hay`, ignoring ASCII case.
+/// `needle` (lower case) occurs in `hay`, ignoring ASCII case (checked exactly first: clients
+/// send media types in lower case).
 fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    hay.contains(needle) || hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn accepts(h: &HeaderMap, json: bool, sse: bool) -> bool {
@@ -754,6 +755,7 @@ impl HttpFront {
             outcome = &mut fut => {
                 let sent = outbox.take().and_then(|mut rx| rx.try_recv().ok().map(|m| (m, rx)));
                 let Some((m, mut rx)) = sent else {
+                    outbox.close();
                     forget(inflight);
                     return self.json_answer(era, answer(&id, &outcome), &outcome);
                 };
@@ -774,6 +776,7 @@ impl HttpFront {
         let Some(mut rx) = rx else {
             // Not expected (the channel exists before `opened` fires): answer when done.
             let outcome = fut.await;
+            outbox.close();
             forget(inflight);
             return self.json_answer(era, answer(&id, &outcome), &outcome);
         };
@@ -865,6 +868,21 @@ fn sse_response(body: Body) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_lists_are_read_without_case() {
+        let h = |v: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT, HeaderValue::from_static(v));
+            m
+        };
+        assert!(accepts(&h("application/json, text/event-stream"), true, true));
+        assert!(accepts(&h("Application/JSON, Text/Event-Stream"), true, true));
+        assert!(accepts(&h("*/*"), true, true));
+        assert!(!accepts(&h("application/json"), true, true));
+        assert!(accepts(&h("text/event-stream"), false, true));
+        assert!(!accepts(&HeaderMap::new(), true, false));
+    }
 
     #[test]
     fn mirrored_header_decoding() {

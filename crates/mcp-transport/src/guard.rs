@@ -71,9 +71,13 @@ impl Guard {
             Some(h) => h.to_str().map_err(|_| Refusal::Host)?,
             None => parts.uri.authority().map(|a| a.as_str()).ok_or(Refusal::Host)?,
         };
-        let authority = authority.to_ascii_lowercase();
-        let name = host_name(&authority);
-        if self.hosts.iter().any(|h| *h == authority || h == name) { Ok(()) } else { Err(Refusal::Host) }
+        // The allowed names are stored in lower case; compared without case, no copy.
+        let name = host_name(authority);
+        if self.hosts.iter().any(|h| h.eq_ignore_ascii_case(authority) || h.eq_ignore_ascii_case(name)) {
+            Ok(())
+        } else {
+            Err(Refusal::Host)
+        }
     }
 
     /// A present `Origin` must be allowed. Returns the origin when CORS headers should be added.
@@ -147,7 +151,7 @@ mod tests {
     #[test]
     fn host_allow_list() {
         let g = Guard::new(&HttpConfig::default(), false);
-        for ok in ["localhost", "localhost:8765", "127.0.0.1:1", "[::1]:8765", "LOCALHOST"] {
+        for ok in ["localhost", "localhost:8765", "127.0.0.1:1", "[::1]:8765", "LOCALHOST", "LocalHost:8765"] {
             assert_eq!(g.check_host(&parts(&[("host", ok)])), Ok(()), "{ok}");
         }
         for bad in ["evil.com", "evil.com:8765", "localhost.evil.com", "127.0.0.1.nip.io", ""] {

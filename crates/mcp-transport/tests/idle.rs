@@ -48,18 +48,18 @@ async fn request(s: &mut TcpStream) {
 
 #[tokio::test]
 async fn a_quiet_connection_is_closed_and_a_busy_one_is_kept() {
-    let (addr, _stop) = serve(1).await;
+    let (addr, _stop) = serve(2).await;
 
-    // Busy: a request every 300 ms for 3 s (three idle periods) keeps the connection open.
+    // Busy: a request every 200 ms for 5 s (two and a half idle periods) keeps it open.
     let mut busy = TcpStream::connect(addr).await.unwrap();
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
+    while started.elapsed() < Duration::from_secs(5) {
         request(&mut busy).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     request(&mut busy).await;
 
-    // Quiet after one request: the server closes it (idle is 1 s; the check runs every 0.5 s).
+    // Quiet after one request: the server closes it (idle is 2 s; the check runs every 1 s).
     let mut quiet = TcpStream::connect(addr).await.unwrap();
     request(&mut quiet).await;
     let mut buf = [0u8; 64];

@@ -16,7 +16,7 @@ pub(crate) fn record(
     latency: Duration,
     outcome: &Outcome,
 ) -> AuditRecord {
-    let target = match call.method.as_str() {
+    let target = match &*call.method {
         "tools/call" | "prompts/get" => call.params.get("name"),
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => call.params.get("uri"),
         _ => None,
@@ -29,7 +29,7 @@ pub(crate) fn record(
         principal: call.principal.id.clone(),
         auth_method: call.principal.method,
         peer: call.peer,
-        method: Arc::from(call.method.as_str()),
+        method: Arc::from(&*call.method),
         target,
         params_hash: sink.params_hash(&call.params),
         outcome: call.verdict.outcome(outcome),

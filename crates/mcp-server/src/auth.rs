@@ -16,6 +16,25 @@ use crate::McpServer;
 /// version of a rotated secret, during the grace period.
 pub const PREVIOUS_SECRET_RULE: &str = "rotation:previous_secret";
 
+/// The name of an authentication method as a shared string, made once per method (the
+/// `authenticated` event of every request carries it).
+fn method_name(m: mcp_core::AuthMethod) -> Arc<str> {
+    use mcp_core::AuthMethod as M;
+    static NAMES: std::sync::LazyLock<[Arc<str>; 6]> = std::sync::LazyLock::new(|| {
+        [M::Anonymous, M::Stdio, M::ApiKey, M::Jwt, M::OAuth, M::Mtls].map(|m| Arc::from(m.as_str()))
+    });
+    let i = match m {
+        M::Anonymous => 0,
+        M::Stdio => 1,
+        M::ApiKey => 2,
+        M::Jwt => 3,
+        M::OAuth => 4,
+        M::Mtls => 5,
+        _ => return Arc::from(m.as_str()),
+    };
+    NAMES[i].clone()
+}
+
 /// How a server authenticates callers.
 #[derive(Clone)]
 pub(crate) enum AuthMode {
@@ -82,7 +101,7 @@ impl McpServer {
                     SecurityEvent::new(SecurityEventKind::Authenticated, "authenticated", std::time::SystemTime::now());
                 e.principal = Some(p.id.clone());
                 e.peer = Some(req.peer);
-                e.method = Some(p.method.as_str().into());
+                e.method = Some(method_name(p.method));
                 let _ = self.0.events.record(e);
                 if generation == SecretGeneration::Previous {
                     // A straggler: audited (and logged at WARN) so that operators see who still

@@ -30,7 +30,7 @@ pub(crate) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// One request, ready to route.
 pub(crate) struct Call {
     pub(crate) id: Option<mcp_protocol::RequestId>,
-    pub(crate) method: String,
+    pub(crate) method: std::borrow::Cow<'static, str>,
     pub(crate) params: Value,
     pub(crate) protocol: ProtocolVersion,
     pub(crate) principal: Arc<Principal>,
@@ -93,6 +93,33 @@ pub(crate) type Outcome = Result<Value, ErrorObject>;
 
 pub(crate) fn err(code: i64, msg: &'static str) -> ErrorObject {
     ErrorObject::new(code, msg)
+}
+
+/// The method name for a [`Call`]: a known method borrows its static name (no allocation per
+/// request); any other is copied.
+pub(crate) fn method_name(m: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'static, str> {
+    const KNOWN: [&str; 16] = [
+        "tools/call",
+        "tools/list",
+        "resources/read",
+        "resources/list",
+        "resources/templates/list",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "prompts/get",
+        "prompts/list",
+        "completion/complete",
+        "server/discover",
+        "subscriptions/listen",
+        "logging/setLevel",
+        "ping",
+        "initialize",
+        "notifications/initialized",
+    ];
+    match KNOWN.iter().find(|k| **k == m) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(m.into_owned()),
+    }
 }
 
 /// Methods of the stateless era (`initialize`, sessions, `ping`, `logging/setLevel` and
@@ -257,7 +284,7 @@ impl McpServer {
     /// Run an authorized request. `show` false: list methods answer an empty page.
     async fn route(&self, call: &Call, show: bool) -> Outcome {
         let era = call.protocol.era();
-        let method = call.method.as_str();
+        let method = &*call.method;
         let p = &call.principal;
         match method {
             "ping" => Ok(json!({})),
@@ -685,4 +712,28 @@ fn audit_unavailable() -> ErrorObject {
 fn decode_cursor(c: &str) -> Option<usize> {
     let raw = B64.decode(c).ok()?;
     std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    #[test]
+    fn known_methods_borrow_their_static_name() {
+        for m in ["tools/call", "tools/list", "resources/read", "ping", "server/discover"] {
+            let name = method_name(Cow::Owned(m.to_owned()));
+            assert!(matches!(name, Cow::Borrowed(_)), "{m}");
+            assert_eq!(name, m);
+        }
+        let other = method_name(Cow::Borrowed("vendor/custom"));
+        assert!(matches!(other, Cow::Owned(_)));
+        assert_eq!(other, "vendor/custom");
+        // Every method the router knows is in the list.
+        for m in ["resources/templates/list", "prompts/get", "prompts/list", "completion/complete", "logging/setLevel"] {
+            assert!(is_legacy_method(m) || is_modern_method(m));
+            assert!(matches!(method_name(Cow::Borrowed(m)), Cow::Borrowed(_)), "{m}");
+        }
+    }
 }

@@ -210,14 +210,14 @@ impl HttpFront {
                 error_response(StatusCode::NOT_ACCEPTABLE, None, &e),
             );
         }
-        let body = req.body.clone();
+        let body = &req.body;
         if body.len() as u64 > self.server.0.large_message_bytes {
             if let Some(m) = &self.server.0.monitor {
                 m.record_large_message();
             }
             self.server.0.telemetry.large_message();
         }
-        let mut msg = match decode(&body, &self.server.0.settings.limits) {
+        let mut msg = match decode(body, &self.server.0.settings.limits) {
             Ok(m) => m,
             Err(e) => {
                 let status = match e {
@@ -383,7 +383,7 @@ impl HttpFront {
         let outbox = Arc::new(Outbox::default());
         let call = Call {
             id: Some(r.id.clone()),
-            method: r.method.into_owned(),
+            method: crate::dispatch::method_name(r.method),
             params,
             protocol,
             principal: principal.clone(),
@@ -590,7 +590,7 @@ impl HttpFront {
                 }
                 let call = Call {
                     id: Some(r.id.clone()),
-                    method: r.method.into_owned(),
+                    method: crate::dispatch::method_name(r.method),
                     params,
                     protocol: session.protocol,
                     principal: principal.clone(),

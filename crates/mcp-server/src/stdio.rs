@@ -179,7 +179,7 @@ fn handle_line(
     }
     let call = Call {
         id: Some(id.clone()),
-        method: r.method.into_owned(),
+        method: crate::dispatch::method_name(r.method),
         params,
         protocol,
         principal: principal.clone(),

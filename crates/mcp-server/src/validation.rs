@@ -109,7 +109,7 @@ impl McpServer {
         let e = SecurityEvent::new(kind, reason, std::time::SystemTime::now())
             .with_principal(call.principal.id.clone())
             .with_peer(call.peer)
-            .with_method(call.method.as_str())
+            .with_method(&*call.method)
             .with_resource(target)
             .with_rule(rule);
         self.emit(e);

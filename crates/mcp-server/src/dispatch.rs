@@ -731,7 +731,8 @@ mod tests {
         assert!(matches!(other, Cow::Owned(_)));
         assert_eq!(other, "vendor/custom");
         // Every method the router knows is in the list.
-        for m in ["resources/templates/list", "prompts/get", "prompts/list", "completion/complete", "logging/setLevel"] {
+        for m in ["resources/templates/list", "prompts/get", "prompts/list", "completion/complete", "logging/setLevel"]
+        {
             assert!(is_legacy_method(m) || is_modern_method(m));
             assert!(matches!(method_name(Cow::Borrowed(m)), Cow::Borrowed(_)), "{m}");
         }

@@ -4,7 +4,7 @@
 //! inserts per request).
 
 use mcp_protocol::types::Implementation;
-use mcp_protocol::{Era, ErrorObject, RequestId};
+use mcp_protocol::{Era, RequestId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -45,13 +45,9 @@ impl McpServer {
                 mcp_protocol::encode_result(id, &Stateless { map, add })
             }
             Ok(v) => mcp_protocol::encode_result(id, v),
-            Err(e) => encode_error(id, e),
+            Err(e) => mcp_protocol::encode_error(Some(id), e),
         }
     }
-}
-
-fn encode_error(id: &RequestId, e: &ErrorObject) -> Vec<u8> {
-    mcp_protocol::encode_error(Some(id), e)
 }
 
 /// A result object with the stateless era's additions. A key the result already has wins for

@@ -95,82 +95,71 @@ pub(crate) fn err(code: i64, msg: &'static str) -> ErrorObject {
     ErrorObject::new(code, msg)
 }
 
+/// A method the server knows: which era routes it, and whether its stateless-era result carries
+/// `ttlMs` / `cacheScope`.
+pub(crate) struct KnownMethod {
+    pub(crate) name: &'static str,
+    /// Routed in the stateless era (`initialize`, sessions, `ping`, `logging/setLevel` and
+    /// `resources/(un)subscribe` are gone there).
+    pub(crate) modern: bool,
+    /// Routed by [`McpServer::dispatch`] in the legacy era (`initialize` and
+    /// `notifications/initialized` belong to the session layer).
+    pub(crate) legacy: bool,
+    pub(crate) cacheable: bool,
+}
+
+const fn known(name: &'static str, modern: bool, legacy: bool, cacheable: bool) -> KnownMethod {
+    KnownMethod { name, modern, legacy, cacheable }
+}
+
+/// Every method name the server knows, once: the routers, the era checks, caching hints, metric
+/// labels and [`method_name`] all read this table.
+pub(crate) const METHODS: [KnownMethod; 16] = [
+    known("tools/call", true, true, false),
+    known("tools/list", true, true, true),
+    known("resources/read", true, true, true),
+    known("resources/list", true, true, true),
+    known("resources/templates/list", true, true, true),
+    known("resources/subscribe", false, true, false),
+    known("resources/unsubscribe", false, true, false),
+    known("prompts/get", true, true, false),
+    known("prompts/list", true, true, true),
+    known("completion/complete", true, true, false),
+    known("server/discover", true, false, true),
+    known("subscriptions/listen", true, false, false),
+    known("logging/setLevel", false, true, false),
+    known("ping", false, true, false),
+    known("initialize", false, false, false),
+    known("notifications/initialized", false, false, false),
+];
+
+/// The table entry of a known method.
+pub(crate) fn known_method(m: &str) -> Option<&'static KnownMethod> {
+    METHODS.iter().find(|k| k.name == m)
+}
+
 /// The method name for a [`Call`]: a known method borrows its static name (no allocation per
 /// request); any other is copied.
 pub(crate) fn method_name(m: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'static, str> {
-    const KNOWN: [&str; 16] = [
-        "tools/call",
-        "tools/list",
-        "resources/read",
-        "resources/list",
-        "resources/templates/list",
-        "resources/subscribe",
-        "resources/unsubscribe",
-        "prompts/get",
-        "prompts/list",
-        "completion/complete",
-        "server/discover",
-        "subscriptions/listen",
-        "logging/setLevel",
-        "ping",
-        "initialize",
-        "notifications/initialized",
-    ];
-    match KNOWN.iter().find(|k| **k == m) {
-        Some(k) => std::borrow::Cow::Borrowed(k),
+    match known_method(&m) {
+        Some(k) => std::borrow::Cow::Borrowed(k.name),
         None => std::borrow::Cow::Owned(m.into_owned()),
     }
 }
 
-/// Methods of the stateless era (`initialize`, sessions, `ping`, `logging/setLevel` and
-/// `resources/(un)subscribe` are gone there).
+/// Methods of the stateless era.
 pub(crate) fn is_modern_method(m: &str) -> bool {
-    matches!(
-        m,
-        "server/discover"
-            | "tools/list"
-            | "tools/call"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-            | "prompts/list"
-            | "prompts/get"
-            | "completion/complete"
-            | "subscriptions/listen"
-    )
+    known_method(m).is_some_and(|k| k.modern)
 }
 
-/// Methods of the legacy era handled by [`McpServer::dispatch`] (`initialize` is the session
-/// layer's).
+/// Methods of the legacy era handled by [`McpServer::dispatch`].
 pub(crate) fn is_legacy_method(m: &str) -> bool {
-    matches!(
-        m,
-        "ping"
-            | "tools/list"
-            | "tools/call"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-            | "resources/subscribe"
-            | "resources/unsubscribe"
-            | "prompts/list"
-            | "prompts/get"
-            | "completion/complete"
-            | "logging/setLevel"
-    )
+    known_method(m).is_some_and(|k| k.legacy)
 }
 
 /// Methods whose results carry `ttlMs` / `cacheScope` in the stateless era.
 pub(crate) fn is_cacheable(m: &str) -> bool {
-    matches!(
-        m,
-        "server/discover"
-            | "tools/list"
-            | "prompts/list"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-    )
+    known_method(m).is_some_and(|k| k.cacheable)
 }
 
 fn str_param<'v>(params: &'v Value, key: &str) -> Result<&'v str, ErrorObject> {
@@ -722,19 +711,36 @@ mod tests {
 
     #[test]
     fn known_methods_borrow_their_static_name() {
-        for m in ["tools/call", "tools/list", "resources/read", "ping", "server/discover"] {
-            let name = method_name(Cow::Owned(m.to_owned()));
-            assert!(matches!(name, Cow::Borrowed(_)), "{m}");
-            assert_eq!(name, m);
+        for k in &METHODS {
+            let name = method_name(Cow::Owned(k.name.to_owned()));
+            assert!(matches!(name, Cow::Borrowed(_)), "{}", k.name);
+            assert_eq!(name, k.name);
         }
         let other = method_name(Cow::Borrowed("vendor/custom"));
         assert!(matches!(other, Cow::Owned(_)));
         assert_eq!(other, "vendor/custom");
-        // Every method the router knows is in the list.
-        for m in ["resources/templates/list", "prompts/get", "prompts/list", "completion/complete", "logging/setLevel"]
-        {
-            assert!(is_legacy_method(m) || is_modern_method(m));
-            assert!(matches!(method_name(Cow::Borrowed(m)), Cow::Borrowed(_)), "{m}");
+        assert!(!is_modern_method("vendor/custom") && !is_legacy_method("vendor/custom"));
+    }
+
+    #[test]
+    fn method_table_eras() {
+        for m in ["tools/call", "resources/read", "prompts/get", "completion/complete"] {
+            assert!(is_modern_method(m) && is_legacy_method(m), "{m}");
         }
+        for m in ["server/discover", "subscriptions/listen"] {
+            assert!(is_modern_method(m) && !is_legacy_method(m), "{m}");
+        }
+        for m in ["ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"] {
+            assert!(!is_modern_method(m) && is_legacy_method(m), "{m}");
+        }
+        // The session layer's methods are known names but routed by neither era's dispatcher.
+        for m in ["initialize", "notifications/initialized"] {
+            assert!(known_method(m).is_some() && !is_modern_method(m) && !is_legacy_method(m), "{m}");
+        }
+        assert!(is_cacheable("tools/list") && is_cacheable("resources/read") && !is_cacheable("tools/call"));
+        let mut names: Vec<&str> = METHODS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len(), "a method is listed twice");
     }
 }

@@ -137,11 +137,7 @@ impl Telemetry {
 /// A method the server knows, or `(unknown)`: span names and metric labels stay few.
 #[cfg_attr(not(feature = "otel"), allow(dead_code))]
 fn method_label(m: &str) -> &str {
-    if crate::dispatch::is_modern_method(m) || crate::dispatch::is_legacy_method(m) || m == "initialize" {
-        m
-    } else {
-        "(unknown)"
-    }
+    crate::dispatch::known_method(m).map_or("(unknown)", |k| k.name)
 }
 
 /// The registered tool / prompt name, resource URI or resource template a target names, or

@@ -1,14 +1,14 @@
 //! The idle timeout of keep-alive connections: a quiet connection is closed, a busy one is not.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Response;
-use mcp_transport::http::HttpServer;
 use mcp_transport::{Body, HttpConfig, HttpHandler, IncomingRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,14 +22,7 @@ impl HttpHandler for Ok200 {
 }
 
 async fn serve(idle_secs: u64) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let cfg = HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), idle_timeout_secs: idle_secs, ..Default::default() };
-    let server = HttpServer::bind(cfg).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(Arc::new(Ok200), async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
+    common::start(HttpConfig { idle_timeout_secs: idle_secs, ..Default::default() }, Ok200).await
 }
 
 /// One keep-alive request on `s`; the whole response is read (it is small: one read suffices

@@ -2,6 +2,8 @@
 //! our own TLS listener.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
-use mcp_transport::http::HttpServer;
 use mcp_transport::outbound::{OutboundTlsConfig, Roots, client_config, spki_pin};
 use mcp_transport::tls::{ClientAuthConfig, TlsConfig, TlsVersion};
 use mcp_transport::{Body, HttpConfig, HttpHandler, IncomingRequest};
@@ -104,14 +105,7 @@ fn tls_config(pki: &Pki, min: TlsVersion, client_auth: Option<ClientAuthConfig>)
 }
 
 async fn serve(tls: TlsConfig) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let cfg = HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), tls: Some(tls), ..Default::default() };
-    let server = HttpServer::bind(cfg).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(Arc::new(Echo), async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
+    common::start(HttpConfig { tls: Some(tls), ..Default::default() }, Echo).await
 }
 
 fn client(

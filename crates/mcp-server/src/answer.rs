@@ -3,14 +3,14 @@
 //! serialized, not inserted into the value first (that cost a dozen small allocations and map
 //! inserts per request).
 
-use mcp_protocol::types::Implementation;
+use mcp_protocol::types::{CallToolResult, Implementation};
 use mcp_protocol::{Era, RequestId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::McpServer;
-use crate::dispatch::{META_SERVER_INFO, Outcome};
+use crate::dispatch::{META_SERVER_INFO, Outcome, Reply};
 
 /// What the stateless era adds to every result.
 #[derive(Clone, Copy)]
@@ -34,17 +34,21 @@ impl McpServer {
     /// Serialize the answer to request `id`; `cacheable`: the method's results carry caching
     /// hints in the stateless era.
     pub(crate) fn encode_answer(&self, id: &RequestId, era: Era, cacheable: bool, outcome: &Outcome) -> Vec<u8> {
+        let add = || Additions {
+            ttl_ms: cacheable.then_some(self.0.settings.cache_ttl_ms),
+            name: &self.0.info.name,
+            version: &self.0.info.version,
+            meta: self.0.result_meta.as_deref(),
+        };
         match outcome {
-            Ok(Value::Object(map)) if era == Era::Modern => {
-                let add = Additions {
-                    ttl_ms: cacheable.then_some(self.0.settings.cache_ttl_ms),
-                    name: &self.0.info.name,
-                    version: &self.0.info.version,
-                    meta: self.0.result_meta.as_deref(),
-                };
-                mcp_protocol::encode_result(id, &Stateless { map, add })
+            Ok(Reply::Json(Value::Object(map))) if era == Era::Modern => {
+                mcp_protocol::encode_result(id, &Stateless { map, add: add() })
             }
-            Ok(v) => mcp_protocol::encode_result(id, v),
+            Ok(Reply::Tool(result)) if era == Era::Modern => {
+                mcp_protocol::encode_result(id, &StatelessTool { result, add: add() })
+            }
+            Ok(Reply::Json(v)) => mcp_protocol::encode_result(id, v),
+            Ok(Reply::Tool(result)) => mcp_protocol::encode_result(id, result),
             Err(e) => mcp_protocol::encode_error(Some(id), e),
         }
     }
@@ -90,6 +94,60 @@ impl Serialize for Stateless<'_> {
             (false, None) => out.serialize_entry("_meta", &Meta { meta: &Map::new(), add: self.add })?,
         }
         out.end()
+    }
+}
+
+/// A typed tool result with the stateless era's additions: its own fields, then `resultType`,
+/// the caching hints (when the method has them) and `_meta` (a tool result has none of its own).
+pub(crate) struct StatelessTool<'a> {
+    pub(crate) result: &'a CallToolResult,
+    pub(crate) add: Additions<'a>,
+}
+
+impl Serialize for StatelessTool<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Wire<'a> {
+            #[serde(flatten)]
+            result: &'a CallToolResult,
+            #[serde(rename = "resultType")]
+            result_type: &'static str,
+            #[serde(rename = "ttlMs", skip_serializing_if = "Option::is_none")]
+            ttl_ms: Option<u64>,
+            #[serde(rename = "cacheScope", skip_serializing_if = "Option::is_none")]
+            cache_scope: Option<&'static str>,
+            #[serde(rename = "_meta")]
+            meta: MetaOut<'a>,
+        }
+        let meta = match self.add.meta {
+            Some(raw) => MetaOut::Raw(raw),
+            None => MetaOut::Built(Meta { meta: &EMPTY, add: self.add }),
+        };
+        Wire {
+            result: self.result,
+            result_type: "complete",
+            ttl_ms: self.add.ttl_ms,
+            cache_scope: self.add.ttl_ms.map(|_| "private"),
+            meta,
+        }
+        .serialize(s)
+    }
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+/// The `_meta` of a result without one: serialized at build, or built per result.
+enum MetaOut<'a> {
+    Raw(&'a RawValue),
+    Built(Meta<'a>),
+}
+
+impl Serialize for MetaOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Raw(raw) => raw.serialize(s),
+            Self::Built(meta) => meta.serialize(s),
+        }
     }
 }
 
@@ -168,6 +226,44 @@ mod tests {
             ["\"_meta\"", "\"resultType\"", "\"ttlMs\"", "\"cacheScope\"", "\"io.modelcontextprotocol/serverInfo\""]
         {
             assert_eq!(text.matches(key).count(), 1, "{key} in {text}");
+        }
+    }
+
+    #[test]
+    fn a_typed_tool_result_encodes_as_its_json_would() {
+        use mcp_protocol::types::Content;
+        let info = Implementation { name: "srv".into(), version: "1.2".into(), title: None };
+        let meta = result_meta(&info);
+        let results = [
+            CallToolResult::text("5"),
+            CallToolResult::error("bad input"),
+            CallToolResult {
+                content: vec![
+                    Content::text("a"),
+                    Content::Image { data: "AAAA".into(), mime_type: "image/png".into() },
+                ],
+                structured_content: Some(json!({"value": 5, "unit": "m"})),
+                is_error: false,
+            },
+        ];
+        for result in &results {
+            for (ttl_ms, meta) in [(None, meta.as_deref()), (Some(9), None)] {
+                let add = Additions { ttl_ms, name: "srv", version: "1.2", meta };
+                let typed = mcp_protocol::encode_result(&RequestId::Number(1), &StatelessTool { result, add });
+                let Value::Object(map) = serde_json::to_value(result).unwrap() else { panic!("not an object") };
+                let walked = mcp_protocol::encode_result(&RequestId::Number(1), &Stateless { map: &map, add });
+                let (typed, walked): (Value, Value) =
+                    (serde_json::from_slice(&typed).unwrap(), serde_json::from_slice(&walked).unwrap());
+                assert_eq!(typed, walked);
+                let text = String::from_utf8(mcp_protocol::encode_result(
+                    &RequestId::Number(1),
+                    &StatelessTool { result, add },
+                ))
+                .unwrap();
+                for key in ["\"_meta\"", "\"resultType\"", "\"io.modelcontextprotocol/serverInfo\""] {
+                    assert_eq!(text.matches(key).count(), 1, "{key} in {text}");
+                }
+            }
         }
     }
 

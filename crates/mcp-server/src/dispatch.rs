@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use mcp_core::{Action, Principal, SecurityEventKind};
+use mcp_protocol::types::{CallToolResult, Content};
 use mcp_protocol::{Era, ErrorObject, ProtocolVersion, codes};
 use serde_json::{Map, Value, json};
 
@@ -80,7 +81,7 @@ impl Verdict {
             2 => O::RateLimited,
             3 => O::Invalid,
             _ => match result {
-                Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => O::ToolError,
+                Ok(r) if r.is_tool_error() => O::ToolError,
                 Ok(_) => O::Ok,
                 Err(_) => O::Error,
             },
@@ -88,8 +89,29 @@ impl Verdict {
     }
 }
 
+/// A result: JSON, or a tool's result kept typed until it is serialized (checked, masked and
+/// written without building a `Value` tree for it).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Json(Value),
+    Tool(CallToolResult),
+}
+
+impl Reply {
+    /// A tool result with `isError: true`.
+    pub(crate) fn is_tool_error(&self) -> bool {
+        match self {
+            Self::Json(v) => v.get("isError") == Some(&Value::Bool(true)),
+            Self::Tool(r) => r.is_error,
+        }
+    }
+}
+
 /// The answer to a request.
-pub(crate) type Outcome = Result<Value, ErrorObject>;
+pub(crate) type Outcome = Result<Reply, ErrorObject>;
+
+/// The answer of every method but a successful `tools/call`.
+type Answer = Result<Value, ErrorObject>;
 
 pub(crate) fn err(code: i64, msg: &'static str) -> ErrorObject {
     ErrorObject::new(code, msg)
@@ -275,7 +297,7 @@ impl McpServer {
         let era = call.protocol.era();
         let method = &*call.method;
         let p = &call.principal;
-        match method {
+        let answer: Answer = match method {
             "ping" => Ok(json!({})),
             "server/discover" if era == Era::Modern => Ok(self.discover_result()),
             "tools/list" => self.list(
@@ -306,7 +328,7 @@ impl McpServer {
                 |x| show && self.may(p, Action::GetPrompt(x.prompt.name.as_str().into())),
                 |x| json!(x.prompt),
             ),
-            "tools/call" => self.call_tool(call).await,
+            "tools/call" => return self.call_tool(call).await,
             "resources/read" => self.read_resource(call).await,
             "prompts/get" => self.get_prompt(call).await,
             "completion/complete" => self.complete(&call.params),
@@ -314,7 +336,8 @@ impl McpServer {
             "resources/subscribe" if era == Era::Legacy => self.subscribe(call, true),
             "resources/unsubscribe" if era == Era::Legacy => self.subscribe(call, false),
             _ => Err(err(codes::METHOD_NOT_FOUND, "Method not found")),
-        }
+        };
+        answer.map(Reply::Json)
         // The stateless era's additions to the result are written while encoding it
         // (`McpServer::encode_answer`).
     }
@@ -328,7 +351,7 @@ impl McpServer {
         key: &str,
         visible: impl Fn(&T) -> bool,
         show: impl Fn(&T) -> Value,
-    ) -> Outcome {
+    ) -> Answer {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) => {
@@ -510,7 +533,7 @@ impl McpServer {
         }
         match self.check_tool_input(call, &tools.checks[idx], name, args) {
             Ok(()) => {}
-            Err(crate::validation::Refusal::Arguments(text)) => return Ok(self.tool_error(text)),
+            Err(crate::validation::Refusal::Arguments(text)) => return Ok(Reply::Json(self.tool_error(text))),
             Err(crate::validation::Refusal::Error(e)) => return Err(e),
         }
         let Some(handler) = &spec.handler else { return Err(err(codes::INTERNAL_ERROR, "Internal error")) };
@@ -522,25 +545,26 @@ impl McpServer {
             inner.secrets = Some(scoped.clone());
         }
         match self.run(call, handler(args, ctx.clone())).await? {
-            Ok(result) => {
-                let mut v = serde_json::to_value(result).map_err(|_| err(codes::INTERNAL_ERROR, "Internal error"))?;
-                self.check_tool_output(call, &tools.checks[idx], name, &v)?;
-                self.mask(&mut v);
-                Ok(v)
+            Ok(mut result) => {
+                self.check_tool_output(call, &tools.checks[idx], name, &result)?;
+                if let Some(s) = &self.0.secrets {
+                    mask_tool_result(s.redactor(), &mut result);
+                }
+                Ok(Reply::Tool(result))
             }
             Err(e) if matches!(e.kind, HandlerErrorKind::Failed | HandlerErrorKind::InvalidParams) => {
-                Ok(self.tool_error(e.message))
+                Ok(Reply::Json(self.tool_error(e.message)))
             }
             Err(e)
                 if matches!(e.kind, HandlerErrorKind::MissingCapability(_)) && call.protocol.era() == Era::Legacy =>
             {
-                Ok(self.tool_error(e.message))
+                Ok(Reply::Json(self.tool_error(e.message)))
             }
-            Err(e) => self.handler_failure(call, &ctx, binding, e),
+            Err(e) => self.handler_failure(call, &ctx, binding, e).map(Reply::Json),
         }
     }
 
-    async fn read_resource(&self, call: &Call) -> Outcome {
+    async fn read_resource(&self, call: &Call) -> Answer {
         let uri = str_param(&call.params, "uri")?;
         let not_found = || {
             let code =
@@ -568,7 +592,7 @@ impl McpServer {
         }
     }
 
-    async fn get_prompt(&self, call: &Call) -> Outcome {
+    async fn get_prompt(&self, call: &Call) -> Answer {
         let name = str_param(&call.params, "name")?;
         let Some(&idx) = self.0.prompt_index.get(name) else {
             return Err(err(codes::INVALID_PARAMS, "Unknown prompt"));
@@ -607,7 +631,7 @@ impl McpServer {
         }
     }
 
-    fn complete(&self, params: &Value) -> Outcome {
+    fn complete(&self, params: &Value) -> Answer {
         let r = params.get("ref").ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: missing ref"))?;
         let arg =
             params.get("argument").ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: missing argument"))?;
@@ -636,7 +660,7 @@ impl McpServer {
         Ok(json!({"completion": {"values": values, "total": total, "hasMore": total > 100}}))
     }
 
-    fn set_level(&self, call: &Call) -> Outcome {
+    fn set_level(&self, call: &Call) -> Answer {
         let level = str_param(&call.params, "level")?;
         let level =
             LogLevel::parse(level).ok_or_else(|| err(codes::INVALID_PARAMS, "Invalid params: unknown log level"))?;
@@ -646,7 +670,7 @@ impl McpServer {
         Ok(json!({}))
     }
 
-    fn subscribe(&self, call: &Call, on: bool) -> Outcome {
+    fn subscribe(&self, call: &Call, on: bool) -> Answer {
         let uri = str_param(&call.params, "uri")?;
         let known =
             self.0.resource_index.contains_key(uri) || self.0.templates.iter().any(|t| t.matches(uri).is_some());
@@ -664,6 +688,41 @@ impl McpServer {
             subs.remove(uri);
         }
         Ok(json!({}))
+    }
+}
+
+fn mask_str(r: &mcp_secrets::Redactor, s: &mut String) {
+    if let std::borrow::Cow::Owned(masked) = r.redact(s) {
+        *s = masked;
+    }
+}
+
+/// [`mask_value`] for a typed tool result: every string it would carry on the wire.
+fn mask_tool_result(r: &mcp_secrets::Redactor, result: &mut CallToolResult) {
+    for block in &mut result.content {
+        match block {
+            Content::Text { text } => mask_str(r, text),
+            Content::Image { data, mime_type } | Content::Audio { data, mime_type } => {
+                mask_str(r, data);
+                mask_str(r, mime_type);
+            }
+            Content::Resource { resource } => {
+                mask_str(r, &mut resource.uri);
+                for s in [&mut resource.mime_type, &mut resource.text, &mut resource.blob].into_iter().flatten() {
+                    mask_str(r, s);
+                }
+            }
+            Content::ResourceLink { uri, name, description, mime_type } => {
+                mask_str(r, uri);
+                mask_str(r, name);
+                for s in [description, mime_type].into_iter().flatten() {
+                    mask_str(r, s);
+                }
+            }
+        }
+    }
+    if let Some(v) = &mut result.structured_content {
+        mask_value(r, v);
     }
 }
 
@@ -720,6 +779,37 @@ mod tests {
         assert!(matches!(other, Cow::Owned(_)));
         assert_eq!(other, "vendor/custom");
         assert!(!is_modern_method("vendor/custom") && !is_legacy_method("vendor/custom"));
+    }
+
+    #[test]
+    fn a_typed_tool_result_is_masked_like_its_json() {
+        use mcp_protocol::types::ResourceContents;
+        let redactor = mcp_secrets::Redactor::default();
+        redactor.register("api", b"s3cr3t-value");
+        let s = "x s3cr3t-value y".to_owned();
+        let mut result = CallToolResult {
+            content: vec![
+                Content::text(s.clone()),
+                Content::Image { data: s.clone(), mime_type: s.clone() },
+                Content::Audio { data: s.clone(), mime_type: s.clone() },
+                Content::Resource { resource: ResourceContents::text(s.clone(), s.clone(), s.clone()) },
+                Content::ResourceLink {
+                    uri: s.clone(),
+                    name: s.clone(),
+                    description: Some(s.clone()),
+                    mime_type: Some(s.clone()),
+                },
+            ],
+            structured_content: Some(json!({"k": [s.clone()]})),
+            is_error: false,
+        };
+        let mut json = serde_json::to_value(&result).unwrap();
+        mask_value(&redactor, &mut json);
+        mask_tool_result(&redactor, &mut result);
+        assert_eq!(serde_json::to_value(&result).unwrap(), json);
+        let text = serde_json::to_string(&result).unwrap();
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        assert!(text.contains("[REDACTED:api]"), "{text}");
     }
 
     #[test]

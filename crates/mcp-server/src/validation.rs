@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use mcp_core::{SecurityEvent, SecurityEventKind};
+use mcp_protocol::types::{CallToolResult, Content};
 use mcp_protocol::{ErrorObject, codes};
-use mcp_validate::{CompiledSchema, ContentRules, PromptGuard, SchemaLimits};
+use mcp_validate::{CompiledSchema, ContentRules, ContentViolation, PromptGuard, SchemaLimits};
 use serde_json::Value;
 
 use crate::McpServer;
@@ -168,10 +169,10 @@ impl McpServer {
         call: &Call,
         checks: &ToolChecks,
         name: &str,
-        result: &Value,
+        result: &CallToolResult,
     ) -> Result<(), ErrorObject> {
         let Some(v) = &self.0.validation else { return Ok(()) };
-        if let (Some(schema), Some(sc)) = (&checks.output, result.get("structuredContent"))
+        if let (Some(schema), Some(sc)) = (&checks.output, &result.structured_content)
             && let Err(violations) = schema.validate(sc)
         {
             let rule = violations.event_rule();
@@ -184,7 +185,7 @@ impl McpServer {
             );
             return Err(err(codes::INTERNAL_ERROR, "Internal error: the tool result does not match its outputSchema"));
         }
-        v.content.check_tool_result(result).map_err(|c| {
+        tool_content(&v.content, result).map_err(|c| {
             self.validation_event(
                 call,
                 SecurityEventKind::ValidationFail,
@@ -233,5 +234,30 @@ impl McpServer {
             );
             err(codes::INTERNAL_ERROR, "Internal error: the prompt messages break a content rule")
         })
+    }
+}
+
+/// The content rules on a typed tool result. Text blocks and `structuredContent` are checked in
+/// place; a result with any other kind of block is checked as the JSON it will be sent as.
+fn tool_content(rules: &ContentRules, result: &CallToolResult) -> Result<(), ContentViolation> {
+    let text_only = result.content.iter().all(|b| matches!(b, Content::Text { .. }));
+    if !text_only {
+        let json = serde_json::to_value(result).map_err(|e| ContentViolation {
+            pointer: String::new(),
+            rule: "malformed",
+            limit: None,
+            actual: None,
+            detail: Some(format!("the result does not serialize: {e}")),
+        })?;
+        return rules.check_tool_result(&json);
+    }
+    for (i, block) in result.content.iter().enumerate() {
+        if let Content::Text { text } = block {
+            rules.check_tool_text(i, text)?;
+        }
+    }
+    match &result.structured_content {
+        Some(structured) => rules.check_structured_content(structured),
+        None => Ok(()),
     }
 }

@@ -70,6 +70,20 @@ enabled = false
 pub fn plain_config() -> String {
     format!("{DEFAULT_CONFIG}{PLAIN_STAGES_OFF}")
 }
+
+/// What `ours-open` adds to [`PLAIN_STAGES_OFF`]: no authentication (loopback only; the server
+/// refuses this key on any other address).
+pub const OPEN_NO_AUTH: &str = "
+# Added by `cargo xtask bench` (ours-open): no authentication either.
+[danger]
+allow_unauthenticated = true
+";
+
+/// The configuration of `ours-open`: [`plain_config`] plus [`OPEN_NO_AUTH`].
+pub fn open_config() -> String {
+    format!("{DEFAULT_CONFIG}{PLAIN_STAGES_OFF}{OPEN_NO_AUTH}")
+}
+
 /// `iss` of the tokens and `auth.jwt.issuer`.
 pub const ISSUER: &str = "https://issuer.bench.invalid";
 /// `sub` of the tokens: the principal.

@@ -9,9 +9,10 @@ pub const USAGE: &str =
     "usage: cargo xtask bench [--variants LIST] [--duration SECS] [--runs N] [--quick] [--no-jwt-cache]
                         [--soak] [--soak-requests N] [--sessions N]
 
-  --variants LIST     comma-separated targets to measure (default all five):
+  --variants LIST     comma-separated targets to measure (default all six):
                         ours            mcp-server, default configuration, API key (x-api-key)
                         ours-plain      default configuration, protection stages off, API key
+                        ours-open       ours-plain without authentication (no security layer)
                         ours-jwt-hs256  default configuration + [auth.jwt], Bearer JWT signed HS256
                         ours-jwt-es256  default configuration + [auth.jwt], Bearer JWT signed ES256
                         bare            the bare hyper ceiling (no security)

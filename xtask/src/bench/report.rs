@@ -95,6 +95,9 @@ fn describe(target: Target, authenticated: bool, jwt_cache: bool) -> String {
                                   monitoring off; API key kept (the foundation's tools/call path)"
                     .into()
             }
+            Target::OursOpen => "ours-open: ours-plain without authentication ([danger] allow_unauthenticated): \
+                                 no security layer (issue 2's foundation path)"
+                .into(),
             _ => auth_line(authenticated).into(),
         };
     };

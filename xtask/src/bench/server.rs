@@ -79,10 +79,16 @@ impl Server {
                 (launch.config, files) = (Some(config.clone()), vec![config]);
                 provision_key(&release, &data)?.map(Credential::ApiKey)
             }
+            (Target::OursOpen, None) => {
+                let config = dir.join(format!("{name}.toml"));
+                std::fs::write(&config, jwt::open_config()).map_err(|e| format!("{}: {e}", config.display()))?;
+                (launch.config, files) = (Some(config.clone()), vec![config]);
+                None
+            }
             _ => None,
         };
         // The secret store (and the API keys) live in the data dir: one per server, removed after.
-        launch.data = credential.as_ref().map(|_| data.clone());
+        launch.data = target.is_ours().then(|| data.clone());
         let stderr = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let child = command(target, &release, addr, &launch)
             .stdin(Stdio::null())

@@ -12,6 +12,10 @@ pub enum Target {
     /// audit log, prompt guard, monitoring): the foundation's `tools/call` path, still
     /// authenticated with an API key.
     OursPlain,
+    /// [`Target::OursPlain`] without authentication either (`[danger] allow_unauthenticated`):
+    /// no security layer at all, the foundation's `tools/call` path as issue 2 words its target.
+    /// Host / Origin checks, security headers and limits stay: they are the foundation's own.
+    OursOpen,
     /// The default configuration plus `[auth.jwt]` (HS256); `Authorization: Bearer <JWT>`.
     OursJwtHs256,
     /// The default configuration plus `[auth.jwt]` (ES256); `Authorization: Bearer <JWT>`.
@@ -22,13 +26,15 @@ pub enum Target {
 
 impl Target {
     /// Every target, in table order.
-    pub const ALL: [Self; 5] = [Self::Ours, Self::OursPlain, Self::OursJwtHs256, Self::OursJwtEs256, Self::Bare];
+    pub const ALL: [Self; 6] =
+        [Self::Ours, Self::OursPlain, Self::OursOpen, Self::OursJwtHs256, Self::OursJwtEs256, Self::Bare];
 
     /// The name on the command line and in the table.
     pub fn name(self) -> &'static str {
         match self {
             Self::Ours => "ours",
             Self::OursPlain => "ours-plain",
+            Self::OursOpen => "ours-open",
             Self::OursJwtHs256 => "ours-jwt-hs256",
             Self::OursJwtEs256 => "ours-jwt-es256",
             Self::Bare => "bare",
@@ -50,7 +56,7 @@ impl Target {
         match self {
             Self::OursJwtHs256 => Some(Alg::Hs256),
             Self::OursJwtEs256 => Some(Alg::Es256),
-            Self::Ours | Self::OursPlain | Self::Bare => None,
+            Self::Ours | Self::OursPlain | Self::OursOpen | Self::Bare => None,
         }
     }
 }
@@ -89,6 +95,7 @@ mod tests {
     #[test]
     fn lists() {
         assert_eq!(parse_list("bare, ours-jwt-es256,ours"), Ok(vec![Target::Ours, Target::OursJwtEs256, Target::Bare]));
+        assert_eq!(parse_list("ours-open,ours-plain"), Ok(vec![Target::OursPlain, Target::OursOpen]));
         assert!(parse_list("ours,ours").is_err_and(|e| e.contains("twice")));
         assert!(parse_list("ours,jwt").is_err_and(|e| e.contains("unknown variant \"jwt\"")));
         assert!(parse_list("").is_err());

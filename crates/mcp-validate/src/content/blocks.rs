@@ -56,16 +56,34 @@ impl ContentRules {
     pub fn check_tool_result(&self, result: &Value) -> Result<(), ContentViolation> {
         let obj = result.as_object().ok_or_else(|| malformed(&Ptr::ROOT, "a tool result must be an object"))?;
         self.check_block_array(obj, "content", &Ptr::ROOT)?;
-        if let Some(structured) = obj.get("structuredContent") {
-            let size = serialized_len(structured, self.max_text);
-            if size > self.max_text {
-                return Err(too_big(
-                    &Ptr::Key(&Ptr::ROOT, "structuredContent"),
-                    "max_text_length",
-                    self.max_text,
-                    size,
-                ));
-            }
+        match obj.get("structuredContent") {
+            Some(structured) => self.check_structured_content(structured),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the text of a tool result's `content[index]` text block against
+    /// `max_text_length`: the same rule [`check_tool_result`](Self::check_tool_result) applies
+    /// to that block, for a caller that holds the result typed rather than as JSON.
+    ///
+    /// # Errors
+    /// `max_text_length`, pointing at `/content/<index>/text`.
+    pub fn check_tool_text(&self, index: usize, text: &str) -> Result<(), ContentViolation> {
+        let content = Ptr::Key(&Ptr::ROOT, "content");
+        let block = Ptr::Index(&content, index);
+        self.check_text_str(text, &Ptr::Key(&block, "text"))
+    }
+
+    /// Checks a tool result's `structuredContent`: its serialized size against
+    /// `max_text_length` (the `actual` of a violation is a lower bound: counting stops once the
+    /// limit is passed).
+    ///
+    /// # Errors
+    /// `max_text_length`, pointing at `/structuredContent`.
+    pub fn check_structured_content(&self, structured: &Value) -> Result<(), ContentViolation> {
+        let size = serialized_len(structured, self.max_text);
+        if size > self.max_text {
+            return Err(too_big(&Ptr::Key(&Ptr::ROOT, "structuredContent"), "max_text_length", self.max_text, size));
         }
         Ok(())
     }
@@ -186,13 +204,17 @@ impl ContentRules {
 
     fn check_text(&self, text: Option<&Value>, ptr: &Ptr<'_>, required: bool) -> Result<(), ContentViolation> {
         match text {
-            Some(Value::String(s)) if s.len() as u64 > self.max_text => {
-                Err(too_big(ptr, "max_text_length", self.max_text, s.len() as u64))
-            }
-            Some(Value::String(_)) => Ok(()),
+            Some(Value::String(s)) => self.check_text_str(s, ptr),
             None if !required => Ok(()),
             _ => Err(malformed(ptr, "must be a string")),
         }
+    }
+
+    fn check_text_str(&self, s: &str, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {
+        if s.len() as u64 > self.max_text {
+            return Err(too_big(ptr, "max_text_length", self.max_text, s.len() as u64));
+        }
+        Ok(())
     }
 
     fn check_binary(&self, data: Option<&Value>, ptr: &Ptr<'_>) -> Result<(), ContentViolation> {

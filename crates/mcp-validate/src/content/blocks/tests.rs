@@ -30,6 +30,25 @@ fn text_length_in_bytes() {
 }
 
 #[test]
+fn typed_checks_match_the_json_walk() {
+    let r = rules(4, 100);
+    assert!(r.check_tool_text(0, "abcd").is_ok());
+    let typed = r.check_tool_text(2, "aéé").unwrap_err();
+    let walked = r
+        .check_tool_result(&json!({"content": [
+            {"type": "text", "text": ""}, {"type": "text", "text": ""}, {"type": "text", "text": "aéé"}
+        ]}))
+        .unwrap_err();
+    assert_eq!(typed, walked);
+    assert_eq!(rule_at(&typed), ("max_text_length", "/content/2/text"));
+    let structured = json!({"k": "0123456789"});
+    let typed = r.check_structured_content(&structured).unwrap_err();
+    let walked = r.check_tool_result(&json!({"content": [], "structuredContent": structured})).unwrap_err();
+    assert_eq!(typed, walked);
+    assert!(rules(100, 100).check_structured_content(&structured).is_ok());
+}
+
+#[test]
 fn binary_size_is_measured_decoded_at_the_boundaries() {
     for limit in [0usize, 1, 2, 3, 4, 5, 6, 1000] {
         let r = rules(100, limit);

@@ -367,7 +367,7 @@ struct Conn<H> {
 }
 
 impl<H: HttpHandler> Conn<H> {
-    async fn run<I>(mut self, io: I, tls: Option<Arc<TlsInfo>>)
+    async fn run<I>(self, io: I, tls: Option<Arc<TlsInfo>>)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -383,35 +383,69 @@ impl<H: HttpHandler> Conn<H> {
         });
         let conn = self.builder.serve_connection(TokioIo::new(io), svc);
         let mut conn = std::pin::pin!(conn);
-        // Idle: nothing open and nothing finished for two ticks in a row, i.e. between `idle`
-        // and 1.5 `idle` after the last activity.
-        let mut tick = tokio::time::interval(self.idle / 2);
-        tick.tick().await;
-        let (mut seen, mut quiet_ticks) = (0u64, 0u32);
+        // The idle check and the server's stop signal wait in a watchdog task, which flags the
+        // connection when it should drain. This task, woken on every request, then only reads
+        // that flag instead of polling a timer and a channel each time.
+        let flag = Arc::new(DrainFlag::default());
+        let _watchdog = AbortOnDrop(tokio::spawn(watchdog(self.stop, self.idle, activity, flag.clone())));
         let mut draining = false;
-        loop {
-            tokio::select! {
-                _ = conn.as_mut() => break,
-                r = self.stop.changed(), if !draining => {
-                    let _ = r;
-                    draining = true;
-                    conn.as_mut().graceful_shutdown();
+        std::future::poll_fn(|cx| {
+            flag.waker.register(cx.waker());
+            if !draining && flag.drain.load(Ordering::Acquire) {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            conn.as_mut().poll(cx)
+        })
+        .await
+        .ok();
+    }
+}
+
+/// Aborts a task when dropped (the connection's watchdog ends with its connection).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Set by a connection's watchdog when the connection should finish its requests and close.
+#[derive(Default)]
+struct DrainFlag {
+    drain: std::sync::atomic::AtomicBool,
+    waker: futures_util::task::AtomicWaker,
+}
+
+/// Flag the connection for draining when the server stops, or when it has been idle: nothing
+/// open and nothing finished for two ticks of `idle / 2` in a row, i.e. between `idle` and 1.5
+/// `idle` after its last activity.
+async fn watchdog(mut stop: watch::Receiver<bool>, idle: Duration, activity: Arc<ConnActivity>, flag: Arc<DrainFlag>) {
+    let mut tick = tokio::time::interval(idle / 2);
+    tick.tick().await;
+    let (mut seen, mut quiet_ticks) = (0u64, 0u32);
+    loop {
+        tokio::select! {
+            r = stop.changed() => {
+                let _ = r;
+                break;
+            }
+            _ = tick.tick() => {
+                let finished = activity.finished.load(Ordering::Relaxed);
+                if activity.inflight.load(Ordering::Relaxed) == 0 && finished == seen {
+                    quiet_ticks += 1;
+                } else {
+                    (seen, quiet_ticks) = (finished, 0);
                 }
-                _ = tick.tick(), if !draining => {
-                    let finished = activity.finished.load(Ordering::Relaxed);
-                    if activity.inflight.load(Ordering::Relaxed) == 0 && finished == seen {
-                        quiet_ticks += 1;
-                    } else {
-                        (seen, quiet_ticks) = (finished, 0);
-                    }
-                    if quiet_ticks >= 2 {
-                        draining = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
+                if quiet_ticks >= 2 {
+                    break;
                 }
             }
         }
     }
+    flag.drain.store(true, Ordering::Release);
+    flag.waker.wake();
 }
 
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {

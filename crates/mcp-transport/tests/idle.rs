@@ -1,4 +1,5 @@
-//! The idle timeout of keep-alive connections: a quiet connection is closed, a busy one is not.
+//! The end of keep-alive connections: a quiet one is closed after the idle timeout, a busy one
+//! is kept, and every open one is closed when the server stops.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -61,4 +62,22 @@ async fn a_quiet_connection_is_closed_and_a_busy_one_is_kept() {
         .expect("the idle connection was not closed within 10 s")
         .unwrap_or(0);
     assert_eq!(n, 0, "the server closed the idle connection without sending anything");
+}
+
+#[tokio::test]
+async fn stopping_the_server_closes_open_connections() {
+    let cfg = HttpConfig { idle_timeout_secs: 600, ..Default::default() };
+    let (addr, stop, served) = common::start_joined(cfg, Ok200).await;
+    let mut open = TcpStream::connect(addr).await.unwrap();
+    request(&mut open).await;
+    stop.send(()).unwrap();
+    // Long before the idle timeout, the connection is drained and closed...
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), open.read(&mut buf))
+        .await
+        .expect("the open connection was not closed within 10 s of the stop")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the server closed the connection without sending anything");
+    // ...and the server returns without waiting out its 30 s grace for connections.
+    tokio::time::timeout(Duration::from_secs(10), served).await.expect("serve did not return within 10 s").unwrap();
 }

@@ -296,6 +296,69 @@ fn arguments_are_validated_and_prompt_injection_is_blocked() {
 }
 
 #[test]
+fn tool_results_are_checked_before_they_leave() {
+    use mcp_protocol::types::{CallToolResult, Content};
+    let events = Arc::new(Recorder::default());
+    let sink = events.clone();
+    let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    let s = start_with(http, move || {
+        let content = mcp_validate::ContentConfig { max_text_length: 16, ..Default::default() };
+        let validation = mcp_server::ValidationConfig { content, ..Default::default() };
+        let answer = |result: CallToolResult| {
+            move |_args: Value, _ctx: mcp_server::RequestContext| {
+                std::future::ready(Ok::<_, mcp_server::HandlerError>(result.clone()))
+            }
+        };
+        let tool =
+            |name: &str, result: CallToolResult| mcp_server::ToolSpec::new(name, "test").raw_handler(answer(result));
+        let image = |mime: &str| CallToolResult {
+            content: vec![Content::text("chart"), Content::Image { data: "AAAA".into(), mime_type: mime.into() }],
+            ..Default::default()
+        };
+        let structured = |n: Value| CallToolResult {
+            content: vec![Content::text("n")],
+            structured_content: Some(json!({"n": n})),
+            is_error: false,
+        };
+        let schema = json!({"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]});
+        McpServer::builder("v", "1")
+            .validation(validation)
+            .add_tool(tool("fits", CallToolResult::text("x".repeat(16))))
+            .add_tool(tool("too_long", CallToolResult::text("x".repeat(17))))
+            .add_tool(tool("png", image("image/png")))
+            .add_tool(tool("exe", image("application/x-msdownload")))
+            .add_tool(tool("typed", structured(json!(5))).output_schema(schema.clone()))
+            .add_tool(tool("mistyped", structured(json!("five"))).output_schema(schema))
+            .security_events(sink)
+            .danger_allow_unauthenticated()
+    });
+    let call = |name: &str| modern(s.addr, "tools/call", Some(name), json!({"name": name, "arguments": {}}));
+    // Results within the rules leave as the tool made them.
+    assert_eq!(call("fits").json()["result"]["content"][0]["text"], "x".repeat(16));
+    assert_eq!(call("png").json()["result"]["content"][1]["mimeType"], "image/png");
+    assert_eq!(call("typed").json()["result"]["structuredContent"]["n"], 5);
+    // The others are withheld: 500 with -32603, and nothing of the result in the answer.
+    for (name, message, rule) in [
+        ("too_long", "breaks a content rule", "content:max_text_length"),
+        ("exe", "breaks a content rule", "content:mime_type"),
+        ("mistyped", "does not match its outputSchema", ""),
+    ] {
+        let r = call(name);
+        assert_error(&r, 500, -32603);
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains(message), "{name}: {r:?}");
+        assert!(!r.body.contains("xxxxxxxxxxxxxxxxx") && !r.body.contains("five"), "{name}: {r:?}");
+        let events = events.0.lock().unwrap();
+        let e = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == mcp_core::SecurityEventKind::ValidationFail)
+            .unwrap_or_else(|| panic!("{name}: no validation_fail event in {events:?}"));
+        assert_eq!(e.resource.as_deref(), Some(name), "{e:?}");
+        assert!(e.rule.as_deref().is_some_and(|r| !r.is_empty() && r.starts_with(rule)), "{name}: {e:?}");
+    }
+}
+
+#[test]
 fn tools_requiring_consent_are_refused_until_it_is_recorded() {
     use mcp_protocol::types::CallToolResult;
     let dir = tempfile::tempdir().unwrap();

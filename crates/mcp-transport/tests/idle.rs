@@ -40,6 +40,16 @@ async fn request(s: &mut TcpStream) {
     assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
 }
 
+/// The server closes `s` within 10 s, without sending anything more.
+async fn assert_closed(s: &mut TcpStream, what: &str) {
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .unwrap_or_else(|_| panic!("{what} was not closed within 10 s"))
+        .unwrap_or(0);
+    assert_eq!(n, 0, "{what} was closed without sending anything more");
+}
+
 #[tokio::test]
 async fn a_quiet_connection_is_closed_and_a_busy_one_is_kept() {
     let (addr, _stop) = serve(2).await;
@@ -56,12 +66,7 @@ async fn a_quiet_connection_is_closed_and_a_busy_one_is_kept() {
     // Quiet after one request: the server closes it (idle is 2 s; the check runs every 1 s).
     let mut quiet = TcpStream::connect(addr).await.unwrap();
     request(&mut quiet).await;
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(10), quiet.read(&mut buf))
-        .await
-        .expect("the idle connection was not closed within 10 s")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "the server closed the idle connection without sending anything");
+    assert_closed(&mut quiet, "the idle connection").await;
 }
 
 #[tokio::test]
@@ -72,12 +77,7 @@ async fn stopping_the_server_closes_open_connections() {
     request(&mut open).await;
     stop.send(()).unwrap();
     // Long before the idle timeout, the connection is drained and closed...
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(10), open.read(&mut buf))
-        .await
-        .expect("the open connection was not closed within 10 s of the stop")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "the server closed the connection without sending anything");
+    assert_closed(&mut open, "the open connection, after the stop,").await;
     // ...and the server returns without waiting out its 30 s grace for connections.
     tokio::time::timeout(Duration::from_secs(10), served).await.expect("serve did not return within 10 s").unwrap();
 }

@@ -222,13 +222,18 @@ impl mcp_core::traits::AuditSink for Recorder {
     }
 }
 
-#[test]
-fn arguments_are_validated_and_prompt_injection_is_blocked() {
-    use mcp_protocol::types::{Content, GetPromptResult, PromptMessage};
+/// A server from `make`, its security events recorded.
+fn recorded(make: impl FnOnce() -> mcp_server::ServerBuilder + Send + 'static) -> (Server, Arc<Recorder>) {
     let events = Arc::new(Recorder::default());
     let sink = events.clone();
     let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
-    let s = start_with(http, move || {
+    (start_with(http, move || make().security_events(sink)), events)
+}
+
+#[test]
+fn arguments_are_validated_and_prompt_injection_is_blocked() {
+    use mcp_protocol::types::{Content, GetPromptResult, PromptMessage};
+    let (s, events) = recorded(|| {
         let summarize = mcp_server::PromptSpec::new("summarize", "Summarize a text", |args, _ctx| async move {
             let text = args.get("text").cloned().unwrap_or_default();
             Ok(GetPromptResult {
@@ -240,10 +245,7 @@ fn arguments_are_validated_and_prompt_injection_is_blocked() {
             })
         })
         .argument("text", "The text", true);
-        mcp_server::demo::add_demo(McpServer::builder("v", "1"))
-            .add_prompt(summarize)
-            .security_events(sink)
-            .danger_allow_unauthenticated()
+        mcp_server::demo::add_demo(McpServer::builder("v", "1")).add_prompt(summarize).danger_allow_unauthenticated()
     });
     let calc =
         |args: Value| modern(s.addr, "tools/call", Some("calculate"), json!({"name": "calculate", "arguments": args}));
@@ -298,10 +300,7 @@ fn arguments_are_validated_and_prompt_injection_is_blocked() {
 #[test]
 fn tool_results_are_checked_before_they_leave() {
     use mcp_protocol::types::{CallToolResult, Content};
-    let events = Arc::new(Recorder::default());
-    let sink = events.clone();
-    let http = mcp_transport::HttpConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
-    let s = start_with(http, move || {
+    let (s, events) = recorded(|| {
         let content = mcp_validate::ContentConfig { max_text_length: 16, ..Default::default() };
         let validation = mcp_server::ValidationConfig { content, ..Default::default() };
         let answer = |result: CallToolResult| {
@@ -329,7 +328,6 @@ fn tool_results_are_checked_before_they_leave() {
             .add_tool(tool("exe", image("application/x-msdownload")))
             .add_tool(tool("typed", structured(json!(5))).output_schema(schema.clone()))
             .add_tool(tool("mistyped", structured(json!("five"))).output_schema(schema))
-            .security_events(sink)
             .danger_allow_unauthenticated()
     });
     let call = |name: &str| modern(s.addr, "tools/call", Some(name), json!({"name": name, "arguments": {}}));
